@@ -1,0 +1,87 @@
+"""Run configuration, read by every node through LangGraph's runtime context.
+
+Studio renders this dataclass as the run's configuration form, so every field carries a
+description. Values passed explicitly win; the model spec falls back to `CODELOOP_MODEL`
+so a deployment (docker-compose, `langgraph dev`) picks its backend without code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+DEFAULT_MODEL = "local"
+
+
+@dataclass(kw_only=True)
+class Context:
+    """How one run of the loop is configured."""
+
+    model: str = field(
+        default_factory=lambda: os.environ.get("CODELOOP_MODEL") or DEFAULT_MODEL,
+        metadata={
+            "description": "Model spec: 'local' (embedded Qwen2.5-Coder-0.5B via llama.cpp), "
+            "'local:/path/to/model.gguf', or 'tgi:http://HOST:PORT'. "
+            "Defaults to $CODELOOP_MODEL, else 'local'."
+        },
+    )
+    max_iterations: int = field(
+        default=3,
+        metadata={"description": "Generate-execute-review rounds before giving up (1-20)."},
+    )
+    temperature: float = field(
+        default=0.0,
+        metadata={"description": "Sampling temperature for generation; 0 is greedy."},
+    )
+    seed: int = field(
+        default=0,
+        metadata={"description": "Sampling seed, so a run can be repeated."},
+    )
+    review_threshold: int = field(
+        default=5,
+        metadata={"description": "Lowest reviewer score (0-10) that counts as approval."},
+    )
+    max_new_tokens: int = field(
+        default=1024,
+        metadata={"description": "Most tokens the model may write per generation."},
+    )
+    test_timeout: float = field(
+        default=20.0,
+        metadata={"description": "Wall-clock seconds the generated tests may run in the sandbox."},
+    )
+    model_timeout: float = field(
+        default=300.0,
+        metadata={"description": "Seconds one model call may take before it fails."},
+    )
+    human_review: bool = field(
+        default=False,
+        metadata={"description": "Pause before finalize so a person can approve or send feedback."},
+    )
+
+    def __post_init__(self) -> None:
+        """Reject settings that would make a run meaningless, with the allowed range."""
+        if not 1 <= self.max_iterations <= 20:
+            raise ValueError(f"max_iterations must be 1-20, got {self.max_iterations}")
+        if not 0 <= self.review_threshold <= 10:
+            raise ValueError(f"review_threshold must be 0-10, got {self.review_threshold}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be 0-2, got {self.temperature}")
+        for name in ("test_timeout", "model_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    def chat_model(self) -> BaseChatModel:
+        """The chat model this run talks to (loaded once per process and spec)."""
+        from codeloop.models import load_model
+
+        return load_model(self.model, timeout=self.model_timeout)
+
+
+
+def context_of(runtime_context: object) -> Context:
+    """The run's Context; a run started without one (plain `invoke`) gets the defaults."""
+    return runtime_context if isinstance(runtime_context, Context) else Context()

@@ -1,0 +1,168 @@
+"""Pull a solution and its tests out of a model's free-form reply.
+
+Small models do not follow a reply format reliably: both parts in one block, tests that
+paste a copy of the solution instead of importing it, prose around the code, a reply
+cut off by the token limit. Rather than trusting block order, every code block is
+parsed and its top-level statements are sorted by what they are: test functions,
+test classes and fixtures go to the tests; everything else to the solution.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+TEST_HEADER = "import pytest\nfrom solution import *\n"
+MAX_ASSERTS_PER_TEST = 12
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The solution and tests found in a reply; `error` says why the reply is unusable."""
+
+    code: str = ""
+    tests: str = ""
+    error: str | None = None
+
+
+def extract(reply: str) -> Extracted:
+    """Split `reply` into solution code and pytest tests, or say what is missing."""
+    blocks = _code_blocks(reply)
+    if not blocks:
+        return Extracted(error="the reply contains no Python code")
+    code_parts: list[str] = []
+    test_parts: list[str] = []
+    for block in blocks:
+        module = _parse_salvaging(block)
+        if module is None:
+            continue
+        lines = block.splitlines()
+        for node in module.body:
+            part = _source(lines, node)
+            if _is_test_node(node):
+                test_parts.extend(_split_asserts(node) or [part])
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                if not _imports_solution(node):
+                    code_parts.append(part)
+                    test_parts.append(part)
+            elif _belongs_to_code(node):
+                code_parts.append(part)
+    return _assemble(_dedupe(code_parts), _dedupe(test_parts))
+
+
+def _assemble(code_parts: list[str], test_parts: list[str]) -> Extracted:
+    has_code = any(_defines_something(p) for p in code_parts)
+    has_tests = any(p.lstrip().startswith(("def test", "class Test", "async def test", "@"))
+                    for p in test_parts)
+    if not has_code:
+        return Extracted(error="the reply has no solution code (no function or class)")
+    code = "\n\n".join(code_parts).strip() + "\n"
+    if not has_tests:
+        return Extracted(code=code, error="the reply has no test functions named test_...")
+    tests = TEST_HEADER + "\n\n" + "\n\n\n".join(test_parts).strip() + "\n"
+    return Extracted(code=code, tests=tests)
+
+
+def _code_blocks(reply: str) -> list[str]:
+    blocks = [b for b in FENCE.findall(reply) if b.strip()]
+    if blocks:
+        return blocks
+    # No fences: accept the reply only if it is Python as a whole (some models omit them).
+    return [reply] if _parse_salvaging(reply) is not None and "def " in reply else []
+
+
+def _parse_salvaging(block: str) -> ast.Module | None:
+    """Parse a block; if it was cut off mid-statement, drop trailing lines until it parses."""
+    lines = block.splitlines()
+    for end in range(len(lines), 0, -1):
+        try:
+            module = ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
+        return module if module.body else None
+    return None
+
+
+def _source(lines: list[str], node: ast.stmt) -> str:
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return "\n".join(lines[first - 1 : node.end_lineno])
+
+
+def _is_test_node(node: ast.stmt) -> bool:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return node.name.startswith("test") or any(
+            "fixture" in ast.unparse(d) for d in node.decorator_list
+        )
+    return isinstance(node, ast.ClassDef) and node.name.startswith("Test")
+
+
+def _split_asserts(node: ast.stmt) -> list[str]:
+    """One test per distinct assert, for a test made only of asserts ([] otherwise).
+
+    Small models write one test with many asserts, often repeating a line or asserting
+    two different values for the same call. Separate tests tell the next attempt exactly
+    which cases fail; repeats are dropped and a call keeps only its first expected value.
+    """
+    if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
+        return []
+    body = [n for n in node.body if not _is_docstring(n)]
+    if len(body) < 2 or not all(isinstance(n, ast.Assert) for n in body):
+        return []
+    seen: set[str] = set()
+    tests = []
+    for statement in body:
+        assert isinstance(statement, ast.Assert)
+        subject = _assert_subject(statement)
+        if subject in seen:
+            continue
+        seen.add(subject)
+        tests.append(f"def {node.name}_{len(tests) + 1}():\n    {ast.unparse(statement)}")
+    return tests[:MAX_ASSERTS_PER_TEST]
+
+
+def _assert_subject(statement: ast.Assert) -> str:
+    test = statement.test
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        return ast.unparse(test.left)
+    return ast.unparse(test)
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def _imports_solution(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "solution" or node.module == "pytest"
+    return any(alias.name in ("solution", "pytest") for alias in node.names)
+
+
+def _belongs_to_code(node: ast.stmt) -> bool:
+    """Definitions and constants are code; top-level calls, asserts and main guards are not."""
+    if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test):
+        return False
+    return not isinstance(node, ast.Expr | ast.Assert)
+
+
+def _defines_something(part: str) -> bool:
+    return bool(re.match(r"\s*(@|def |class |async def )", part))
+
+
+def _dedupe(parts: list[str]) -> list[str]:
+    """Keep the last definition of each name (a later block corrects an earlier one)."""
+    seen: dict[str, int] = {}
+    for index, part in enumerate(parts):
+        seen[_key(part, index)] = index
+    keep = set(seen.values())
+    return [p for i, p in enumerate(parts) if i in keep]
+
+
+def _key(part: str, index: int) -> str:
+    match = re.match(r"\s*(?:@.*\n\s*)*(?:async\s+)?(?:def|class)\s+(\w+)", part)
+    if match:
+        return "def:" + match.group(1)
+    if part.lstrip().startswith(("import ", "from ")):
+        return "import:" + part.strip()
+    return f"stmt:{index}"

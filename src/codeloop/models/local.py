@@ -1,0 +1,168 @@
+"""The embedded default: a GGUF code model run in-process by llama.cpp, as a LangChain chat model.
+
+One `Llama` engine is loaded per model file and process and shared by every run (a
+batch with concurrency N does not load it N times). llama.cpp contexts are not
+thread-safe, so calls into the engine are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+ROLE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+
+
+class LlamaEngine:
+    """A loaded llama.cpp model plus the lock that serialises access to it."""
+
+    def __init__(self, model_path: str, n_ctx: int, n_threads: int) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise RuntimeError(
+                "the embedded model needs llama-cpp-python: pip install 'codeloop[local]'"
+            ) from exc
+        self.path = model_path
+        self.llama = Llama(
+            model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
+        )
+        self.lock = threading.Lock()
+
+
+class LlamaChatModel(BaseChatModel):
+    """LangChain chat model over a `LlamaEngine`: streaming, stop sequences, seed, usage.
+
+    Per-call options arrive as keyword arguments (`temperature`, `max_tokens`, `seed`,
+    `json_schema`); `json_schema` constrains the reply to that JSON schema with llama.cpp's
+    grammar, so a structured verdict always parses.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_name: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    seed: int = 0
+    timeout: float = 300.0
+    _engine: LlamaEngine = PrivateAttr()
+
+    def __init__(self, engine: LlamaEngine, **data: Any) -> None:
+        super().__init__(**data)
+        self._engine = engine
+
+    @property
+    def _llm_type(self) -> str:
+        return "codeloop-llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "path": self._engine.path}
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "messages": [{"role": ROLE.get(m.type, "user"), "content": m.text} for m in messages],
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "seed": kwargs.get("seed", self.seed),
+            "stop": stop or [],
+            "logits_processor": [_Deadline(kwargs.get("timeout", self.timeout))],
+        }
+        if kwargs.get("json_schema") is not None:
+            request["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
+        return request
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, **kwargs)
+        with self._engine.lock:
+            reply = self._engine.llama.create_chat_completion(**request)
+        choice, usage = reply["choices"][0], reply["usage"]
+        message = AIMessage(
+            content=choice["message"]["content"] or "",
+            usage_metadata=_usage(usage["prompt_tokens"], usage["completion_tokens"]),
+            response_metadata={"finish_reason": choice["finish_reason"], "model": self.model_name},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, **kwargs)
+        with self._engine.lock:
+            produced, finish = 0, None
+            for part in self._engine.llama.create_chat_completion(stream=True, **request):
+                choice = part["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = choice["delta"].get("content")
+                if not text:
+                    continue
+                produced += 1
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+            # In stream mode llama.cpp reports no usage; the context holds prompt + reply.
+            prompt_tokens = max(0, self._engine.llama.n_tokens - produced)
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=_usage(prompt_tokens, produced),
+                response_metadata={"finish_reason": finish, "model": self.model_name},
+            )
+        )
+
+
+class ModelTimeoutError(TimeoutError):
+    """A model call ran past its time budget."""
+
+
+class _Deadline:
+    """A llama.cpp logits processor that aborts generation once the time budget is spent.
+
+    llama.cpp offers no timeout of its own; a processor runs once per token, so raising
+    here stops a runaway generation within one token of the deadline.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if time.monotonic() > self.deadline:
+            raise ModelTimeoutError(f"the embedded model took longer than {self.seconds:g} s")
+        return scores
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:
+    return UsageMetadata(
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+
+
+def default_threads() -> int:
+    """llama.cpp threads: `CODELOOP_THREADS`, else every core this process may use."""
+    configured = os.environ.get("CODELOOP_THREADS")
+    return int(configured) if configured else max(1, len(os.sched_getaffinity(0)))

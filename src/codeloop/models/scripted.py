@@ -1,0 +1,68 @@
+"""A scripted chat model for tests, benchmarks and notebooks: no weights, no network.
+
+It answers from a list of replies in order (or from a function of the prompt) and
+records every prompt it was sent, so tests can assert on what the loop asked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+Responder = Callable[[list[BaseMessage], dict[str, Any]], str]
+
+
+class ScriptExhaustedError(RuntimeError):
+    """The model was called more times than the script has replies."""
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Returns scripted replies in order; `prompts` holds every message list it received."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    script: Sequence[str] | Responder
+    prompts: list[list[BaseMessage]] = []
+    options: list[dict[str, Any]] = []
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "codeloop-scripted"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            self.prompts.append(list(messages))
+            self.options.append(dict(kwargs))
+            text = self._next(messages, kwargs, len(self.prompts) - 1)
+        words = len(text.split())
+        message = AIMessage(
+            content=text,
+            usage_metadata=UsageMetadata(
+                input_tokens=sum(len(m.text.split()) for m in messages),
+                output_tokens=words,
+                total_tokens=words,
+            ),
+            response_metadata={"finish_reason": "stop"},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any], index: int) -> str:
+        if callable(self.script):
+            return self.script(messages, kwargs)
+        if index >= len(self.script):
+            raise ScriptExhaustedError(f"script has {len(self.script)} replies; call {index + 1}")
+        return self.script[index]

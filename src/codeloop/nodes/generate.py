@@ -1,0 +1,90 @@
+"""generate: ask the model for a solution, then for its tests, with findings on the last attempt."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langgraph.runtime import Runtime
+
+from codeloop.context import Context, context_of
+from codeloop.examples import example_tests
+from codeloop.extract import TEST_HEADER, Extracted, extract
+from codeloop.nodes.common import call_model, prompts_for
+from codeloop.state import Attempt, State
+
+STOP = ["<|im_end|>", "<|endoftext|>"]
+# A few short tests fit well within this; small models that start repeating asserts stop here.
+TEST_TOKENS = 512
+
+
+def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Write attempt n+1. A reply with no usable code is a failed attempt, never a crash."""
+    ctx = context_of(runtime.context)
+    model = ctx.chat_model()
+    attempts = state.get("attempts") or []
+    prompts = prompts_for(model)
+    started = time.monotonic()
+    ask = prompts.generation(
+        state["task"],
+        state.get("constraints") or "",
+        attempts[-1] if attempts else None,
+        state.get("human_feedback"),
+    )
+    solution = _ask(model, ask, ctx, len(attempts), ctx.max_new_tokens)
+    tests = _ask(
+        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS
+    )
+    found = _with_task_tests(
+        extract(f"{solution.text}\n\n{tests.text}"), state["task"], state.get("extra_tests")
+    )
+    attempt: Attempt = {
+        "iteration": len(attempts) + 1,
+        "code": found.code,
+        "tests": found.tests,
+        "parse_error": _reason(found.error, solution, tests),
+        "tokens": _tokens(solution, tests),
+        "seconds": {"generate": round(time.monotonic() - started, 3)},
+    }
+    return {"current": attempt, "iteration": attempt["iteration"], "human_feedback": None}
+
+
+def _ask(
+    model: BaseChatModel, messages: list[BaseMessage], ctx: Context, salt: int, max_tokens: int
+) -> AIMessage:
+    return call_model(
+        model,
+        messages,
+        stop=STOP,
+        temperature=ctx.temperature,
+        max_tokens=min(max_tokens, ctx.max_new_tokens),
+        seed=ctx.seed + salt,
+        timeout=ctx.model_timeout,
+    )
+
+
+def _with_task_tests(found: Extracted, task: str, extra: str | None) -> Extracted:
+    """Add tests from the task's own examples and the user's extra tests to the model's."""
+    if not found.code:
+        return found
+    parts = [example_tests(task, found.code), (extra or "").strip()]
+    added = "\n\n".join(p for p in parts if p)
+    if not added:
+        return found
+    tests = f"{found.tests or TEST_HEADER}\n\n# Tests from the task\n{added}\n"
+    return Extracted(code=found.code, tests=tests)
+
+
+def _reason(error: str | None, *replies: AIMessage) -> str | None:
+    if error and any(r.response_metadata.get("finish_reason") == "length" for r in replies):
+        return f"{error} (the reply was cut off at the token limit: write shorter code and tests)"
+    return error
+
+
+def _tokens(*replies: AIMessage) -> dict[str, int]:
+    usages = [r.usage_metadata for r in replies if r.usage_metadata]
+    return {
+        "prompt": sum(u["input_tokens"] for u in usages),
+        "completion": sum(u["output_tokens"] for u in usages),
+    }

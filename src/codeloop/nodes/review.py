@@ -1,0 +1,106 @@
+"""review: a structured verdict from the model; approval also needs every test to pass."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field, ValidationError
+
+from codeloop.context import Context, context_of
+from codeloop.nodes.common import call_model, prompts_for
+from codeloop.state import Attempt, State
+
+STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+class Verdict(BaseModel):
+    """The reviewer's decision on one attempt.
+
+    Field order matters: constrained decoding writes fields in schema order, and a small
+    model that lists the issues first gives a score and decision consistent with them.
+    """
+
+    issues: list[str] = Field(default_factory=list)
+    suggestions: list[str] = Field(default_factory=list)
+    score: int = Field(ge=0, le=10)
+    approved: bool
+
+
+def verdict_schema() -> dict[str, object]:
+    """JSON schema for constrained decoding; the score as an enum, which grammars enforce."""
+    schema = Verdict.model_json_schema()
+    schema["properties"]["score"] = {"type": "integer", "enum": list(range(11))}
+    schema["required"] = list(Verdict.model_fields)
+    return schema
+
+
+def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Judge the current attempt and record it; a reviewer cannot approve failing tests."""
+    ctx = context_of(runtime.context)
+    attempt = state["current"]
+    started = time.monotonic()
+    tokens = dict(attempt["tokens"])
+    verdict, problem = None, None
+    if not attempt["parse_error"]:
+        verdict, problem = _ask_reviewer(ctx, state["task"], attempt, tokens)
+    tests_pass = attempt.get("report", {}).get("status") == "passed"
+    approved = bool(verdict and tests_pass and verdict.approved and verdict.score >= ctx.review_threshold)
+    seconds = {**attempt["seconds"], "review": round(time.monotonic() - started, 3)}
+    done: Attempt = {
+        **attempt,
+        "tokens": tokens,
+        "seconds": seconds,
+        "review_error": problem,
+        "approved": approved,
+    }
+    if verdict is not None:
+        done["verdict"] = verdict.model_dump()  # type: ignore[typeddict-item]
+    return {"current": done, "attempts": [done]}
+
+
+def _ask_reviewer(
+    ctx: Context, task: str, attempt: Attempt, tokens: dict[str, int]
+) -> tuple[Verdict | None, str | None]:
+    """One verdict request, plus one repair request if the first reply does not validate."""
+    model = ctx.chat_model()
+    prompts = prompts_for(model)
+    messages: list[BaseMessage] = prompts.review(task, attempt)
+    problem = "no reply"
+    for _ in range(2):
+        reply = _call(model, messages, ctx, tokens)
+        verdict, problem = parse_verdict(reply.text)
+        if verdict is not None:
+            return verdict, None
+        messages = [*messages, reply, prompts.repair(problem)]
+    return None, f"the reviewer's verdict was unusable twice ({problem}): not approved"
+
+
+def _call(model: BaseChatModel, messages: list[BaseMessage], ctx: Context,
+          tokens: dict[str, int]) -> AIMessage:
+    reply = call_model(
+        model, messages, stop=STOP, temperature=0.0, max_tokens=400,
+        json_schema=verdict_schema(), timeout=ctx.model_timeout,
+    )
+    usage = reply.usage_metadata
+    if usage:
+        tokens["prompt"] = tokens.get("prompt", 0) + usage["input_tokens"]
+        tokens["completion"] = tokens.get("completion", 0) + usage["output_tokens"]
+    return reply
+
+
+def parse_verdict(text: str) -> tuple[Verdict | None, str]:
+    """Validate a reply as a Verdict; on failure, a short reason for the repair prompt."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        return None, "the reply contains no JSON object"
+    try:
+        return Verdict.model_validate(json.loads(text[start : end + 1])), ""
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg})"
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return None, f"field {'.'.join(map(str, first['loc'])) or 'verdict'}: {first['msg']}"

@@ -1,0 +1,64 @@
+"""Prompts for instruct models that have a chat template (the embedded Qwen coder)."""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from codeloop.prompts import render
+from codeloop.prompts.feedback import findings
+from codeloop.state import Attempt
+
+
+class ChatPrompts:
+    """Solution first, tests as a follow-up turn.
+
+    Small models answer one request per reply: asked for code and tests at once, a 0.5B
+    model writes the code and stops. Two turns get both reliably.
+    """
+
+    def generation(
+        self, task: str, constraints: str, previous: Attempt | None, human_feedback: str | None
+    ) -> list[BaseMessage]:
+        """Ask for a solution and tests, with the findings on the previous attempt if any."""
+        extra = f"\nConstraints:\n{constraints}\n" if constraints else ""
+        user = render("chat_generate_user", task=task.strip(), constraints=extra)
+        if previous is not None:
+            user += render(
+                "chat_feedback",
+                code=previous["code"].strip() or "# (none)",
+                tests=previous["tests"].strip() or "# (none)",
+                findings=findings(previous, human_feedback),
+            )
+        return [SystemMessage(render("chat_generate_system")), HumanMessage(user)]
+
+    def test_writing(self, generation: list[BaseMessage], solution: str) -> list[BaseMessage]:
+        """Follow the solution with a request for its tests, in the same conversation."""
+        return [*generation, AIMessage(solution), HumanMessage(render("chat_tests_request"))]
+
+    def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:
+        """Ask for a JSON verdict on the attempt, given its test results."""
+        user = render(
+            "chat_review_user",
+            task=task.strip(),
+            code=attempt["code"].strip(),
+            tests=attempt["tests"].strip(),
+            results=test_summary(attempt),
+        )
+        return [SystemMessage(render("chat_review_system")), HumanMessage(user)]
+
+    def repair(self, problem: str) -> BaseMessage:
+        """Ask again for a verdict that parses."""
+        return HumanMessage(render("chat_review_repair", problem=problem))
+
+
+def test_summary(attempt: Attempt) -> str:
+    """One line (plus failures) describing how the tests went, for the reviewer."""
+    report = attempt.get("report")
+    if not report:
+        return "not run"
+    head = f"{report['status']}: {report['passed']} of {report['total']} passed."
+    failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
+    details = [f"\n{t['name']}:\n{t['message'][:400]}" for t in failing[:3]]
+    if report["detail"]:
+        details.append(f"\n{report['detail'][:400]}")
+    return head + "".join(details)

@@ -1,0 +1,51 @@
+"""Turn a rejected attempt into findings the next generation can act on.
+
+Failing test messages are the most useful feedback a small model gets, so they come
+first and verbatim (pytest's assertion rewriting shows the values); reviewer issues and
+a person's feedback follow.
+"""
+
+from __future__ import annotations
+
+from codeloop.state import Attempt
+
+MAX_TESTS_SHOWN = 5
+MAX_MESSAGE_CHARS = 600
+
+
+def findings(attempt: Attempt, human_feedback: str | None = None) -> str:
+    """Bullet points saying why `attempt` was not accepted."""
+    lines: list[str] = []
+    if human_feedback:
+        lines.append(f"- A person reviewing the code asks: {human_feedback.strip()}")
+    if attempt.get("parse_error"):
+        lines.append(f"- Your reply could not be used: {attempt['parse_error']}")
+    lines += _test_findings(attempt)
+    verdict = attempt.get("verdict")
+    if verdict and not verdict["approved"]:
+        lines += [f"- Reviewer: {issue}" for issue in verdict["issues"][:5]]
+    if attempt.get("review_error"):
+        lines.append(f"- Review: {attempt['review_error']}")
+    return "\n".join(lines) or "- The reviewer did not approve the solution."
+
+
+def _test_findings(attempt: Attempt) -> list[str]:
+    report = attempt.get("report")
+    if not report:
+        return []
+    if report["status"] in ("error", "timeout") and report["detail"]:
+        return [f"- Running the tests failed: {_clip(report['detail'])}"]
+    failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
+    lines = [f"- {report['passed']} of {report['total']} tests passed."] if failing else []
+    for test in failing[:MAX_TESTS_SHOWN]:
+        lines.append(f"- {test['name']} failed:\n{_indent(_clip(test['message']))}")
+    return lines
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [...]"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

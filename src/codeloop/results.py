@@ -1,0 +1,81 @@
+"""Write a finished run to disk: `results/<timestamp>-<slug>/` with code, tests and a report.
+
+Every file is written to a temporary name and renamed into place, so an interrupted
+run never leaves a half-written result that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from codeloop import __version__
+from codeloop.workflow import RunResult
+
+SLUG_WORDS = 6
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    """A short, filesystem-safe name from the first words of a task."""
+    words = re.findall(r"[a-z0-9]+", text.lower())[:SLUG_WORDS]
+    return "-".join(words)[:limit].strip("-") or "task"
+
+
+def new_result_dir(out: Path, task: str) -> Path:
+    """A fresh folder named by the time and the task's slug (suffixed if it exists)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = out / f"{stamp}-{slugify(task)}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def report_of(result: RunResult) -> dict[str, Any]:
+    """The JSON report: outcome, settings, totals and every attempt."""
+    attempts = result.attempts
+    return {
+        "codeloop_version": __version__,
+        "task": result.task,
+        "status": result.status,
+        "iterations": len(attempts),
+        "seconds": round(result.seconds, 3),
+        "tokens": {
+            key: sum(a["tokens"].get(key, 0) for a in attempts) for key in ("prompt", "completion")
+        },
+        "context": asdict(result.context),
+        "final": result.final,
+        "attempts": attempts,
+    }
+
+
+def write_result(folder: Path, result: RunResult) -> dict[str, Any]:
+    """Write solution.py, test_solution.py and report.json into `folder`; return the report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = report_of(result)
+    final = result.final or {"code": "", "tests": ""}
+    write_atomic(folder / "solution.py", final["code"])
+    write_atomic(folder / "test_solution.py", final["tests"])
+    write_atomic(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and an atomic rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,67 @@
+"""The sandbox's narrow interface types: what limits a run gets, what it reports back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from codeloop.state import TestReportDict
+
+RunStatus = Literal["passed", "failed", "error", "timeout"]
+TestOutcome = Literal["passed", "failed", "error", "skipped"]
+
+
+class Limits(BaseModel):
+    """Resource limits for one sandboxed run."""
+
+    wall_seconds: float = Field(20.0, gt=0, description="Wall-clock limit for the whole run.")
+    cpu_seconds: int = Field(30, gt=0, description="CPU-time limit (RLIMIT_CPU).")
+    memory_bytes: int = Field(1 << 30, gt=0, description="Address-space limit (RLIMIT_AS).")
+    file_bytes: int = Field(64 << 20, gt=0, description="Largest file the code may write.")
+    open_files: int = Field(256, gt=0, description="Most open file descriptors.")
+    processes: int = Field(64, gt=0, description="Most processes (RLIMIT_NPROC, per user).")
+    output_bytes: int = Field(64 << 10, gt=0, description="Captured stdout/stderr cap, each.")
+
+
+class TestResult(BaseModel):
+    """One test function's outcome, with a short failure message for the model to learn from."""
+
+    name: str
+    outcome: TestOutcome
+    message: str = ""
+
+
+class TestReport(BaseModel):
+    """What happened when the generated tests ran against the generated code."""
+
+    status: RunStatus
+    tests: list[TestResult] = Field(default_factory=list)
+    detail: str = Field("", description="Why the run failed as a whole (collection, timeout).")
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    isolation: str = Field("", description="Which isolation was in force for this run.")
+
+    @property
+    def passed(self) -> int:
+        """Number of tests that passed."""
+        return sum(t.outcome == "passed" for t in self.tests)
+
+    @property
+    def failed(self) -> int:
+        """Number of tests that failed or errored."""
+        return sum(t.outcome in ("failed", "error") for t in self.tests)
+
+    def as_state(self) -> TestReportDict:
+        """The JSON form kept in the graph state (without the bulky captured output)."""
+        return {
+            "status": self.status,
+            "passed": self.passed,
+            "failed": self.failed,
+            "total": len(self.tests),
+            "tests": [t.model_dump() for t in self.tests],  # type: ignore[misc]
+            "detail": self.detail,
+            "duration": round(self.duration, 3),
+            "isolation": self.isolation,
+        }

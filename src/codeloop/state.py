@@ -1,0 +1,91 @@
+"""What flows through the graph.
+
+Everything in the state is plain JSON (TypedDicts of strings, numbers, lists), so it
+checkpoints, streams over the HTTP API and renders in Studio without custom serializers.
+`typing_extensions.TypedDict` is used on purpose: LangGraph's schema endpoints need it
+on Python 3.11.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+Status = Literal["running", "approved", "not_approved", "error"]
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+class TestCase(TypedDict):
+    """One generated test and how it ended."""
+
+    name: str
+    outcome: Outcome
+    message: str
+
+
+class TestReportDict(TypedDict):
+    """The sandbox's report on one run of the generated tests (see sandbox.TestReport)."""
+
+    status: Literal["passed", "failed", "error", "timeout"]
+    passed: int
+    failed: int
+    total: int
+    tests: list[TestCase]
+    detail: str
+    duration: float
+    isolation: str
+
+
+class VerdictDict(TypedDict):
+    """The reviewer's structured verdict (see nodes.review.Verdict)."""
+
+    approved: bool
+    score: int
+    issues: list[str]
+    suggestions: list[str]
+
+
+class Attempt(TypedDict):
+    """One generate-execute-review round: what was written and how it was judged."""
+
+    iteration: int
+    code: str
+    tests: str
+    parse_error: str | None
+    report: NotRequired[TestReportDict]
+    verdict: NotRequired[VerdictDict]
+    review_error: NotRequired[str | None]
+    approved: NotRequired[bool]
+    tokens: dict[str, int]
+    seconds: dict[str, float]
+
+
+class InputState(TypedDict):
+    """What a user gives the loop: the task, and optionally tests or constraints of theirs."""
+
+    task: str
+    extra_tests: NotRequired[str]
+    constraints: NotRequired[str]
+
+
+class State(InputState):
+    """The whole run: every attempt so far, the one in progress, and the outcome."""
+
+    iteration: NotRequired[int]
+    current: NotRequired[Attempt]
+    attempts: NotRequired[Annotated[list[Attempt], operator.add]]
+    human_feedback: NotRequired[str | None]
+    status: NotRequired[Status]
+    final: NotRequired[Attempt | None]
+    error: NotRequired[str | None]
+
+
+class OutputState(TypedDict):
+    """What a finished run hands back."""
+
+    status: Status
+    final: Attempt | None
+    attempts: list[Attempt]
+    error: NotRequired[str | None]

@@ -1,0 +1,120 @@
+"""Run the graph on one task and report progress as it goes (used by the CLI and batch)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeloop.context import Context
+from codeloop.graph import build_graph, graph
+from codeloop.state import Attempt, Status
+
+MAX_TASK_CHARS = 10_000
+
+
+class TaskError(ValueError):
+    """The task text is unusable (empty or too long)."""
+
+
+def check_task(task: str) -> str:
+    """The task stripped, or a TaskError saying what is wrong with it."""
+    task = task.strip()
+    if not task:
+        raise TaskError("the task is empty: describe what the code should do")
+    if len(task) > MAX_TASK_CHARS:
+        raise TaskError(f"the task has {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}")
+    return task
+
+
+@dataclass
+class Progress:
+    """What a run is doing now: enough for a one-line live view."""
+
+    node: str = "generate"
+    iteration: int = 1
+    max_iterations: int = 1
+    tests_passed: int | None = None
+    tests_total: int | None = None
+    score: int | None = None
+    tokens: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+
+NEXT_NODE = {"generate": "execute", "execute": "review", "finalize": "done"}
+
+
+@dataclass
+class RunResult:
+    """A finished run: its outcome and every attempt."""
+
+    task: str
+    status: Status
+    final: Attempt | None
+    attempts: list[Attempt]
+    seconds: float
+    context: Context
+
+
+def run_task(
+    task: str,
+    context: Context,
+    on_progress: Callable[[Progress], None] | None = None,
+    compiled: Any = None,
+    config: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run the loop on `task`, calling `on_progress` after every node and model token."""
+    task = check_task(task)
+    compiled = compiled or graph
+    progress = Progress(max_iterations=context.max_iterations)
+    values: dict[str, Any] = {}
+    stream = compiled.stream(
+        {"task": task},
+        config=config,
+        context=context,
+        stream_mode=["updates", "messages", "values"],
+    )
+    for mode, payload in stream:
+        if mode == "values":
+            values = payload
+        elif mode == "messages":
+            progress.tokens += 1
+        else:
+            _apply_update(progress, payload)
+        if on_progress:
+            on_progress(progress)
+    return RunResult(
+        task=task,
+        status=values.get("status", "error"),
+        final=values.get("final"),
+        attempts=values.get("attempts", []),
+        seconds=progress.elapsed,
+        context=context,
+    )
+
+
+def _apply_update(progress: Progress, update: dict[str, Any]) -> None:
+    for node, change in update.items():
+        current = (change or {}).get("current") or {}
+        if node == "generate":
+            progress.iteration = current.get("iteration", progress.iteration)
+            progress.tests_passed = progress.tests_total = progress.score = None
+        report = current.get("report")
+        if node == "execute" and report:
+            progress.tests_passed, progress.tests_total = report["passed"], report["total"]
+        verdict = current.get("verdict")
+        if node == "review":
+            progress.score = verdict["score"] if verdict else None
+            done = current.get("approved") or progress.iteration >= progress.max_iterations
+            progress.node = "finalize" if done else "generate"
+        else:
+            progress.node = NEXT_NODE.get(node, node)
+
+
+__all__ = ["MAX_TASK_CHARS", "Progress", "RunResult", "TaskError", "build_graph", "run_task"]
