@@ -42,7 +42,7 @@ class Context:
         metadata={"description": "Sampling seed, so a run can be repeated."},
     )
     review_threshold: int = field(
-        default=5,
+        default=6,
         metadata={"description": "Lowest reviewer score (0-10) that counts as approval."},
     )
     max_new_tokens: int = field(

@@ -1,0 +1,23 @@
+"""Options and helpers shared by the subcommands that run the loop."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from codeloop.context import Context
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs the loop."""
+    parser.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
+    parser.add_argument("--max-iterations", type=int, help="rounds before giving up (default 3)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def context_from(args: argparse.Namespace, **extra: Any) -> Context:
+    """A Context from the options given; anything not given keeps its default."""
+    given = {"model": args.model, "max_iterations": args.max_iterations, **extra}
+    return Context(**{k: v for k, v in given.items() if v is not None})

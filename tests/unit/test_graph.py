@@ -1,0 +1,157 @@
+"""The whole graph driven by a scripted model: every route through the loop."""
+
+from __future__ import annotations
+
+from codeloop.graph import graph
+from tests.helpers import reply_with_code as reply_code
+from tests.helpers import reply_with_tests as reply_tests
+from tests.helpers import reply_with_verdict as reply_verdict
+
+ADD = "def add(a, b):\n    return a + b\n"
+ADD_BUG = "def add(a, b):\n    return a - b\n"
+ADD_TESTS = "def test_small():\n    assert add(1, 2) == 3\n\ndef test_zero():\n    assert add(0, 0) == 0\n"
+TASK = "Write add(a, b) returning the sum of two numbers."
+
+
+def run(context, task: str = TASK) -> dict:
+    return graph.invoke({"task": task}, context=context)
+
+
+def test_approved_at_once(scripted):
+    context, model = scripted([reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9)])
+    out = run(context)
+    assert out["status"] == "approved"
+    assert len(out["attempts"]) == 1
+    assert out["final"]["code"].strip() == ADD.strip()
+    report = out["final"]["report"]
+    assert (report["status"], report["passed"], report["total"]) == ("passed", 2, 2)
+    assert len(model.prompts) == 3  # solution, tests, review
+
+
+def test_approved_after_a_failing_attempt_with_feedback_in_the_next_prompt(scripted):
+    context, model = scripted(
+        [
+            reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2, ["subtracts"]),
+            reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
+        ]
+    )
+    out = run(context)
+    assert out["status"] == "approved"
+    assert [a["approved"] for a in out["attempts"]] == [False, True]
+    second_prompt = model.prompts[3][-1].text
+    assert "test_small failed" in second_prompt
+    assert "assert -1 == 3" in second_prompt  # pytest's own failure message reaches the model
+    assert "Reviewer: subtracts" in second_prompt
+    assert "the test's expected value is wrong" in second_prompt
+    assert "if a test contradicts the task, fix that test" in second_prompt
+    assert "return a - b" in second_prompt  # the previous code is shown
+
+
+def test_budget_exhausted_returns_best_attempt(scripted):
+    half = "def test_small():\n    assert add(1, 2) == 3\n\ndef test_neg():\n    assert add(2, 2) == 5\n"
+    context, _ = scripted(
+        [
+            reply_code(ADD_BUG), reply_tests(half), reply_verdict(False, 1),
+            reply_code(ADD), reply_tests(half), reply_verdict(False, 4),
+        ],
+        max_iterations=2,
+    )
+    out = run(context)
+    assert out["status"] == "not_approved"
+    assert len(out["attempts"]) == 2
+    assert out["final"]["iteration"] == 2  # one test passes there, none in the first
+    assert out["final"]["report"]["passed"] == 1
+
+
+def test_reviewer_cannot_approve_failing_tests(scripted):
+    context, _ = scripted(
+        [reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(True, 10)], max_iterations=1
+    )
+    out = run(context)
+    attempt = out["attempts"][0]
+    assert attempt["verdict"]["approved"] is True
+    assert attempt["report"]["status"] == "failed"
+    assert attempt["approved"] is False
+    assert out["status"] == "not_approved"
+
+
+def test_low_score_is_not_approval(scripted):
+    context, _ = scripted(
+        [reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 2)], max_iterations=1
+    )
+    assert run(context)["status"] == "not_approved"
+
+
+def test_reply_without_code_is_a_failed_attempt_not_a_crash(scripted):
+    context, model = scripted(
+        [
+            "I am not sure how to do that.", "Sorry.",
+            reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 8),
+        ]
+    )
+    out = run(context)
+    first = out["attempts"][0]
+    assert first["parse_error"] == "the reply contains no Python code"
+    assert first["report"]["status"] == "error"
+    assert "verdict" not in first  # nothing to review, no review call
+    assert "could not be used: the reply contains no Python code" in model.prompts[2][-1].text
+    assert out["status"] == "approved"
+
+
+def test_truncated_reply_is_salvaged(scripted):
+    cut = "```python\nfrom solution import *\n\ndef test_small():\n    assert add(1, 2) == 3\n\ndef test_cut():\n    assert add(1, "
+    context, _ = scripted([reply_code(ADD), cut, reply_verdict(True, 8)])
+    out = run(context)
+    assert out["status"] == "approved"
+    assert out["final"]["report"]["total"] == 1
+
+
+def test_malformed_verdict_is_repaired_once(scripted):
+    context, model = scripted(
+        [reply_code(ADD), reply_tests(ADD_TESTS), "looks good to me!", reply_verdict(True, 9)]
+    )
+    out = run(context)
+    assert out["status"] == "approved"
+    assert "could not be used: the reply contains no JSON object" in model.prompts[3][-1].text
+
+
+def test_malformed_verdict_twice_is_not_approved_with_reason(scripted):
+    context, model = scripted(
+        [reply_code(ADD), reply_tests(ADD_TESTS), '{"approved": "yes"}', '{"score": }'],
+        max_iterations=1,
+    )
+    out = run(context)
+    attempt = out["attempts"][0]
+    assert "could not be used: field score: Field required" in model.prompts[3][-1].text
+    assert out["status"] == "not_approved"
+    assert "verdict was unusable twice" in attempt["review_error"]
+    assert "invalid JSON" in attempt["review_error"]
+
+
+def test_task_examples_become_tests(scripted):
+    task = 'def double(x):\n    """Double x.\n    >>> double(2)\n    4\n    """'
+    context, _ = scripted(
+        [reply_code("def double(x):\n    return x * 3\n"), "no tests, sorry", reply_verdict(True, 9)],
+        max_iterations=1,
+    )
+    out = run(context, task)
+    tests = out["attempts"][0]["report"]["tests"]
+    assert [(t["name"], t["outcome"]) for t in tests] == [("test_task_example_1", "failed")]
+    assert "assert 6 == 4" in tests[0]["message"]
+
+
+def test_user_tests_run_with_generated_ones(scripted):
+    context, _ = scripted([reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9)])
+    out = graph.invoke(
+        {"task": TASK, "extra_tests": "def test_user():\n    assert add(2, 3) == 5\n"},
+        context=context,
+    )
+    names = [t["name"] for t in out["final"]["report"]["tests"]]
+    assert names == ["test_small", "test_zero", "test_user"]
+
+
+def test_attempt_records_tokens_and_timings(scripted):
+    context, _ = scripted([reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9)])
+    attempt = run(context)["final"]
+    assert attempt["tokens"]["completion"] > 0
+    assert set(attempt["seconds"]) == {"generate", "execute", "review"}
