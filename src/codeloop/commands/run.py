@@ -12,7 +12,7 @@ from rich.console import Console
 from codeloop.commands.common import add_run_options, context_from
 from codeloop.results import new_result_dir, write_result
 from codeloop.view import LiveView
-from codeloop.workflow import run_task
+from codeloop.workflow import check_task, run_task
 
 EXIT_APPROVED, EXIT_NOT_APPROVED = 0, 1
 
@@ -28,7 +28,7 @@ def register(commands: Any) -> None:
 
 def handle(args: argparse.Namespace, err: Console) -> int:
     """Run the task, write its folder, print a summary (or the JSON report)."""
-    task = read_task(args)
+    task = check_task(read_task(args))
     context = context_from(args)
     context.chat_model()  # fail fast on a bad spec or model file, before any progress shows
     with LiveView(err) as view:

@@ -1,0 +1,70 @@
+"""The `codeloop run` command with a scripted model: files, exit codes, progress, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codeloop.cli import main
+from codeloop.context import Context
+from codeloop.models.scripted import ScriptedChatModel
+from tests.helpers import reply_with_code, reply_with_tests, reply_with_verdict
+
+ADD = "def add(a, b):\n    return a + b\n"
+TESTS = "def test_add():\n    assert add(1, 2) == 3\n"
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch):
+    def use(replies: list[str]) -> ScriptedChatModel:
+        model = ScriptedChatModel(script=replies)
+        monkeypatch.setattr(Context, "chat_model", lambda self: model)
+        return model
+
+    return use
+
+
+def test_approved_run_writes_the_result_folder(script, tmp_path: Path, capsys) -> None:
+    script([reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(True, 9)])
+    code = main(["run", "Write add(a, b).", "--out", str(tmp_path)])
+    assert code == 0
+    [folder] = tmp_path.iterdir()
+    assert folder.name.endswith("-write-add-a-b")
+    assert (folder / "solution.py").read_text().strip() == ADD.strip()
+    assert "def test_add" in (folder / "test_solution.py").read_text()
+    report = json.loads((folder / "report.json").read_text())
+    assert report["status"] == "approved" and report["iterations"] == 1
+    assert report["context"]["max_iterations"] == 3
+    err = capsys.readouterr().err
+    assert "generate" in err and "review" in err and "approved after 1 iteration(s)" in err
+
+
+def test_not_approved_exits_1_and_json_goes_to_stdout(script, tmp_path: Path, capsys) -> None:
+    script([reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(False, 3, ["no"])])
+    code = main(["run", "Write add.", "--max-iterations", "1", "--out", str(tmp_path), "--json"])
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "not_approved"
+    assert report["attempts"][0]["verdict"]["issues"] == ["no"]
+
+
+def test_task_from_file(script, tmp_path: Path) -> None:
+    script([reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(True, 9)])
+    task = tmp_path / "task.md"
+    task.write_text("# Add\nWrite add(a, b).\n")
+    assert main(["run", "--file", str(task), "--out", str(tmp_path / "out")]) == 0
+
+
+def test_errors_are_one_line_without_traceback(script, tmp_path: Path, capsys) -> None:
+    script([])
+    assert main(["run", "a", "--file", str(tmp_path / "t.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: give the task as an argument or with --file, not both"
+
+
+def test_debug_shows_the_traceback(script) -> None:
+    script([])
+    with pytest.raises(ValueError, match="the task is empty"):
+        main(["run", " ", "--debug"])

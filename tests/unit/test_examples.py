@@ -1,0 +1,40 @@
+"""Examples written in a task become tests of their own."""
+
+from __future__ import annotations
+
+from codeloop.examples import example_tests, is_example
+
+CODE = "def below_zero(ops):\n    return False\n\ndef mean(xs):\n    return 0.0\n"
+
+
+def test_doctest_examples() -> None:
+    task = '"""\n>>> below_zero([1, 2, 3])\nFalse\n>>> below_zero([1, -4])\nTrue\n"""'
+    tests = example_tests(task, CODE)
+    assert "def test_task_example_1():\n    assert below_zero([1, 2, 3]) == False" in tests
+    assert "def test_task_example_2():\n    assert below_zero([1, -4]) == True" in tests
+
+
+def test_inline_examples_and_floats() -> None:
+    task = "For example:\nmean([1, 2]) == 1.5\nbelow_zero([-1]) ==> True\n"
+    tests = example_tests(task, CODE)
+    assert "assert mean([1, 2]) == pytest.approx(1.5)" in tests
+    assert "assert below_zero([-1]) == True" in tests
+
+
+def test_only_functions_the_solution_defines() -> None:
+    task = ">>> other(1)\n2\n>>> below_zero([])\nFalse\n"
+    tests = example_tests(task, CODE)
+    assert "other" not in tests and "test_task_example_1" in tests
+
+
+def test_unparseable_examples_are_skipped() -> None:
+    task = ">>> below_zero([1, 2\nFalse\n>>> mean([1])\n<object at 0x1>\n"
+    assert example_tests(task, CODE) == ""
+
+
+def test_no_code_no_tests() -> None:
+    assert example_tests(">>> below_zero([])\nFalse\n", "def broken(:") == ""
+
+
+def test_is_example() -> None:
+    assert is_example("test_task_example_3") and not is_example("test_add")

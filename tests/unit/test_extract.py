@@ -1,0 +1,93 @@
+"""Parsing a model's reply into solution and tests, whatever shape the reply takes."""
+
+from __future__ import annotations
+
+from codeloop.extract import TEST_HEADER, extract
+
+CODE = "def add(a, b):\n    return a + b\n"
+
+
+def test_two_blocks_with_prose() -> None:
+    reply = (
+        "Sure! Here is the code:\n```python\n" + CODE + "```\nAnd tests:\n```py\n"
+        "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n```\nHope it helps."
+    )
+    found = extract(reply)
+    assert found.error is None
+    assert found.code.strip() == CODE.strip()
+    assert found.tests.startswith(TEST_HEADER)
+    assert "def test_add():\n    assert add(1, 2) == 3" in found.tests
+    assert "from solution import add" not in found.tests  # replaced by the header's import
+
+
+def test_one_block_holding_code_and_tests() -> None:
+    reply = "```python\nimport math\n\n" + CODE + "\ndef test_add():\n    assert add(2, 2) == 4\n```"
+    found = extract(reply)
+    assert "def test_add" not in found.code and "def add" in found.code
+    assert "import math" in found.code and "import math" in found.tests
+
+
+def test_tests_that_paste_the_solution_keep_only_tests() -> None:
+    reply = "```python\n" + CODE + "```\n```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n```"
+    found = extract(reply)
+    assert found.tests.count("def add") == 0
+    assert found.code.count("def add") == 1
+
+
+def test_later_definition_wins() -> None:
+    reply = "```python\ndef f():\n    return 1\n```\n```python\ndef f():\n    return 2\n\ndef test_f():\n    assert f() == 2\n```"
+    assert "return 2" in extract(reply).code and "return 1" not in extract(reply).code
+
+
+def test_no_fences_but_plain_python() -> None:
+    found = extract(CODE + "\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    assert found.error is None and "def add" in found.code
+
+
+def test_prose_only_is_an_error() -> None:
+    assert extract("I cannot help with that.").error == "the reply contains no Python code"
+
+
+def test_tests_without_code_is_an_error() -> None:
+    found = extract("```python\ndef test_x():\n    assert 1\n```")
+    assert found.error == "the reply has no solution code (no function or class)"
+
+
+def test_code_without_tests_is_an_error_but_keeps_code() -> None:
+    found = extract("```python\n" + CODE + "```")
+    assert found.error == "the reply has no test functions named test_..."
+    assert "def add" in found.code
+
+
+def test_truncated_block_is_salvaged_up_to_the_last_complete_statement() -> None:
+    reply = "```python\n" + CODE + "\ndef test_a():\n    assert add(1, 2) == 3\n\ndef test_b():\n    assert add(1,"
+    found = extract(reply)
+    assert found.error is None
+    assert "test_a" in found.tests and "test_b" not in found.tests
+
+
+def test_repeated_and_contradicting_asserts_are_split_and_deduplicated() -> None:
+    reply = (
+        "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n"
+        "    assert add(1, 1) == 3\n    assert add(2, 2) == 4\n    assert add(2, 2) == 4\n```"
+    )
+    tests = extract(reply).tests
+    assert "def test_add_1():\n    assert add(1, 1) == 2" in tests
+    assert "def test_add_2():\n    assert add(2, 2) == 4" in tests
+    assert "== 3" not in tests and "test_add_3" not in tests
+
+
+def test_main_guard_and_top_level_calls_are_dropped() -> None:
+    reply = "```python\n" + CODE + "\nprint(add(1, 2))\nif __name__ == '__main__':\n    add(1, 2)\n\ndef test_add():\n    assert add(0, 0) == 0\n```"
+    found = extract(reply)
+    assert "print" not in found.code and "__main__" not in found.code
+
+
+def test_fixtures_and_test_classes_go_to_tests() -> None:
+    reply = (
+        "```python\nimport pytest\n" + CODE + "\n@pytest.fixture\ndef numbers():\n    return (1, 2)\n\n"
+        "class TestAdd:\n    def test_it(self, numbers):\n        assert add(*numbers) == 3\n```"
+    )
+    found = extract(reply)
+    assert "@pytest.fixture" in found.tests and "class TestAdd" in found.tests
+    assert "fixture" not in found.code and "import pytest" not in found.code
