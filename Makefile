@@ -18,7 +18,7 @@ $(VENV)/.run-installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[local,dev]"
+	$(PY) -m pip install --quiet -e ".[local,eval,dev]"
 	touch $@
 
 run: $(VENV)/.run-installed

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from codeloop import __version__
+from codeloop.commands import eval as eval_command
 from codeloop.commands import run
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
-COMMANDS = {"run": run}
+COMMANDS = {"run": run, "eval": eval_command}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -166,3 +166,43 @@ def _key(part: str, index: int) -> str:
     if part.lstrip().startswith(("import ", "from ")):
         return "import:" + part.strip()
     return f"stmt:{index}"
+
+
+def with_task_definitions(code: str, task: str) -> str:
+    """Prepend the imports and helper functions a code-shaped task defines but `code` lacks.
+
+    A task given as Python (a signature and docstring, maybe a helper it relies on, as in
+    HumanEval) is part of the program; models often answer with the one function asked
+    for and drop the imports or helpers it uses. Stubs (a docstring only) are not copied.
+    """
+    try:
+        task_module, code_module = ast.parse(task), ast.parse(code)
+    except SyntaxError:
+        return code
+    defined = _bound_names(code_module)
+    lines = task.splitlines()
+    additions = [
+        _source(lines, node)
+        for node in task_module.body
+        if _bound_names_of(node) - defined and not _is_stub(node)
+    ]
+    return "\n\n".join([*additions, code]) if additions else code
+
+
+def _bound_names(module: ast.Module) -> set[str]:
+    return set().union(*(_bound_names_of(node) for node in module.body))
+
+
+def _bound_names_of(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    return set()
+
+
+def _is_stub(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    body = [n for n in node.body if not _is_docstring(n)]
+    return all(isinstance(n, ast.Pass) or _is_docstring(n) for n in body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -10,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
 from codeloop.examples import example_tests
-from codeloop.extract import TEST_HEADER, Extracted, extract
+from codeloop.extract import TEST_HEADER, Extracted, extract, with_task_definitions
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
 
@@ -32,13 +33,14 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         attempts[-1] if attempts else None,
         state.get("human_feedback"),
     )
-    solution = _ask(model, ask, ctx, len(attempts), ctx.max_new_tokens)
-    tests = _ask(
+    solution = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens)
+    tests = ask_model(
         model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS
     )
     found = _with_task_tests(
         extract(f"{solution.text}\n\n{tests.text}"), state["task"], state.get("extra_tests")
     )
+    found = replace(found, code=with_task_definitions(found.code, state["task"]))
     attempt: Attempt = {
         "iteration": len(attempts) + 1,
         "code": found.code,
@@ -50,9 +52,10 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     return {"current": attempt, "iteration": attempt["iteration"], "human_feedback": None}
 
 
-def _ask(
+def ask_model(
     model: BaseChatModel, messages: list[BaseMessage], ctx: Context, salt: int, max_tokens: int
 ) -> AIMessage:
+    """One generation call with the run's sampling settings (the seed varies per attempt)."""
     return call_model(
         model,
         messages,

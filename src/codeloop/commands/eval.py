@@ -1,0 +1,92 @@
+"""`codeloop eval humaneval`: pass@1 of single calls vs the loop, scored by hidden tests."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TimeRemainingColumn
+
+from codeloop.commands.common import context_from
+from codeloop.evals.harness import MODES, Mode, ResultsLog, pending, run_all
+from codeloop.evals.humaneval import load_problems
+from codeloop.evals.summary import write_summary
+
+
+def register(commands: Any) -> None:
+    """Add the `eval` subcommand."""
+    ev = commands.add_parser("eval", help="measure the loop against single calls on a benchmark")
+    ev.add_argument("benchmark", choices=["humaneval"], help="the benchmark to run")
+    ev.add_argument("--limit", type=_positive, help="number of problems (default all)")
+    ev.add_argument("--offset", type=_non_negative, default=0, help="skip the first K problems")
+    ev.add_argument("--mode", choices=["single", "loop", "both"], default="both")
+    ev.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
+    ev.add_argument("--max-iterations", type=int, help="loop rounds per problem (default 3)")
+    ev.add_argument("--concurrency", type=_positive, default=1, help="problems at once")
+    ev.add_argument("--out", type=Path, default=Path("results/eval-humaneval"), help="output folder")
+    ev.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def handle(args: argparse.Namespace, err: Console) -> int:
+    """Run what is not done yet, then write the summary over everything done."""
+    problems = load_problems(args.offset, args.limit)
+    if not problems:
+        raise ValueError(f"no HumanEval problems at offset {args.offset} (there are 164)")
+    modes: tuple[Mode, ...] = MODES if args.mode == "both" else (args.mode,)
+    context = context_from(args)
+    context.chat_model()  # fail fast on a bad spec or model file
+    log = ResultsLog(args.out)
+    done = log.read()
+    work = pending(problems, modes, done)
+    if len(work) < len(problems) * len(modes):
+        err.print(f"resuming: {len(problems) * len(modes) - len(work)} already done in {log.path}")
+    errors = _run_with_progress(work, context, log, args.concurrency, err)
+    ids = {p.task_id for p in problems}
+    records = [r for r in log.read() if r["task_id"] in ids and r["mode"] in modes]
+    title = f"HumanEval {args.offset}..{args.offset + len(problems) - 1}, model {context.model}"
+    print(write_summary(records, modes, args.out, title))
+    err.print(f"results: {log.path}, {args.out / 'summary.md'}, {args.out / 'chart.png'}")
+    if errors:
+        err.print(f"[yellow]{errors} run(s) failed and were not recorded: rerun to retry them[/yellow]")
+    return 0 if not errors else 1
+
+
+def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurrency: int,
+                       err: Console) -> int:
+    passed: dict[str, list[bool]] = defaultdict(list)
+    errors = 0
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rates]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err) as progress:
+        bar = progress.add_task("humaneval", total=len(work), rates="")
+        try:
+            for record in run_all(work, context, log, concurrency):
+                if "error" in record:
+                    errors += 1
+                    progress.console.print(f"{record['task_id']} {record['mode']}: {record['error']}")
+                else:
+                    passed[record["mode"]].append(record["passed"])
+                rates = "  ".join(f"{m} {100 * sum(v) / len(v):.0f}%" for m, v in passed.items())
+                progress.update(bar, advance=1, rates=rates)
+        except KeyboardInterrupt:
+            progress.console.print("interrupted: rerun the same command to resume")
+            raise
+    return errors
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value

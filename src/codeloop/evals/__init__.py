@@ -1,0 +1,1 @@
+"""Measure how good the loop is: benchmarks scored with tests the loop never sees."""

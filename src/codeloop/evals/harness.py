@@ -1,0 +1,155 @@
+"""Solve benchmark problems in `single` and `loop` mode, score them, log one line each.
+
+`results.jsonl` is the source of truth: one JSON line per (problem, mode), appended and
+fsynced as each finishes, so an interrupted evaluation resumes where it stopped and
+never redoes a finished problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Literal
+
+from codeloop.context import Context
+from codeloop.evals.humaneval import Problem, score
+from codeloop.extract import extract, with_task_definitions
+from codeloop.nodes.common import prompts_for
+from codeloop.nodes.generate import ask_model
+from codeloop.workflow import run_task
+
+Mode = Literal["single", "loop"]
+MODES: tuple[Mode, ...] = ("single", "loop")
+RESULTS_FILE = "results.jsonl"
+
+
+def solve_single(problem: Problem, context: Context) -> dict[str, Any]:
+    """The baseline: one generation call, no tests, no review."""
+    model = context.chat_model()
+    messages = prompts_for(model).generation(problem.prompt, "", None, None)
+    reply = ask_model(model, messages, context, 0, context.max_new_tokens)
+    usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
+    return {
+        "code": with_task_definitions(extract(reply.text).code, problem.prompt),
+        "status": None,
+        "iterations": 1,
+        "tokens": {"prompt": usage["input_tokens"], "completion": usage["output_tokens"]},
+    }
+
+
+def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
+    """The full graph, given only the prompt."""
+    result = run_task(problem.prompt, context)
+    attempts = result.attempts
+    return {
+        "code": (result.final or {}).get("code", ""),
+        "status": result.status,
+        "iterations": len(attempts),
+        "tokens": {
+            key: sum(a["tokens"].get(key, 0) for a in attempts) for key in ("prompt", "completion")
+        },
+    }
+
+
+SOLVERS: dict[Mode, Callable[[Problem, Context], dict[str, Any]]] = {
+    "single": solve_single,
+    "loop": solve_loop,
+}
+
+
+def evaluate(problem: Problem, mode: Mode, context: Context) -> dict[str, Any]:
+    """Solve `problem` in `mode`, then score it with the hidden tests: one results line."""
+    started = time.monotonic()
+    solved = SOLVERS[mode](problem, context)
+    seconds = time.monotonic() - started
+    hidden = score(problem, solved["code"])
+    return {
+        "task_id": problem.task_id,
+        "mode": mode,
+        "passed": hidden.status == "passed",
+        "status": solved["status"],
+        "iterations": solved["iterations"],
+        "tokens": solved["tokens"],
+        "seconds": round(seconds, 3),
+        "hidden": {"status": hidden.status, "detail": hidden.detail[:300]},
+        "code": solved["code"],
+    }
+
+
+class ResultsLog:
+    """Append-only results.jsonl; a torn last line (a crash mid-write) is ignored on read."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / RESULTS_FILE
+        self.lock = threading.Lock()
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every complete record so far."""
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record durably."""
+        line = json.dumps(record) + "\n"
+        with self.lock, self.path.open("a", encoding="utf-8") as fh:
+            if fh.tell() and not self._ends_with_newline():
+                fh.write("\n")  # seal a torn line so the new record starts clean
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) == b"\n"
+
+
+def pending(
+    problems: list[Problem], modes: tuple[Mode, ...], done: list[dict[str, Any]]
+) -> list[tuple[Problem, Mode]]:
+    """The (problem, mode) pairs not yet in the log."""
+    finished = {(r["task_id"], r["mode"]) for r in done}
+    return [(p, m) for p in problems for m in modes if (p.task_id, m) not in finished]
+
+
+def run_all(
+    work: list[tuple[Problem, Mode]],
+    context: Context,
+    log: ResultsLog,
+    concurrency: int,
+) -> Iterator[dict[str, Any]]:
+    """Evaluate every pair, `concurrency` at a time, yielding each record once logged.
+
+    A pair whose run raised (a model timeout, say) is yielded with an "error" and not
+    logged, so a rerun retries it. On Ctrl-C, work not yet started is cancelled; what
+    finished is already in the log.
+    """
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval")
+    futures: dict[Future[dict[str, Any]], tuple[Problem, Mode]] = {
+        pool.submit(evaluate, problem, mode, context): (problem, mode) for problem, mode in work
+    }
+    try:
+        for future in as_completed(futures):
+            problem, mode = futures[future]
+            try:
+                record = future.result()
+            except Exception as exc:  # one problem's failure must not end the evaluation
+                yield {"task_id": problem.task_id, "mode": mode, "error": f"{type(exc).__name__}: {exc}"}
+                continue
+            log.append(record)
+            yield record
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,122 @@
+"""Turn results.jsonl records into figures: a markdown table and a PNG chart."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeloop.results import write_atomic
+
+
+@dataclass(frozen=True)
+class ModeSummary:
+    """The figures for one mode."""
+
+    mode: str
+    problems: int
+    passed: int
+    mean_iterations: float
+    mean_tokens: float
+    mean_seconds: float
+    approved_but_wrong: int
+    rejected_but_right: int
+    iterations: Counter[int]
+
+    @property
+    def pass_at_1(self) -> float:
+        """Share of problems whose final code passes the hidden tests."""
+        return self.passed / self.problems if self.problems else 0.0
+
+
+def summarize(records: list[dict[str, Any]], mode: str) -> ModeSummary:
+    """Figures for `mode` over the given records."""
+    rows = [r for r in records if r["mode"] == mode]
+
+    def mean(values: list[float]) -> float:
+        return statistics.fmean(values) if values else 0.0
+
+    return ModeSummary(
+        mode=mode,
+        problems=len(rows),
+        passed=sum(r["passed"] for r in rows),
+        mean_iterations=mean([r["iterations"] for r in rows]),
+        mean_tokens=mean([r["tokens"]["prompt"] + r["tokens"]["completion"] for r in rows]),
+        mean_seconds=mean([r["seconds"] for r in rows]),
+        approved_but_wrong=sum(r["status"] == "approved" and not r["passed"] for r in rows),
+        rejected_but_right=sum(r["status"] == "not_approved" and r["passed"] for r in rows),
+        iterations=Counter(r["iterations"] for r in rows),
+    )
+
+
+def paired_difference(records: list[dict[str, Any]]) -> tuple[int, float] | None:
+    """Loop minus single pass@1, in points, over problems finished in both modes."""
+    by_mode: dict[str, dict[str, bool]] = {"single": {}, "loop": {}}
+    for r in records:
+        if r["mode"] in by_mode:
+            by_mode[r["mode"]][r["task_id"]] = r["passed"]
+    both = by_mode["single"].keys() & by_mode["loop"].keys()
+    if not both:
+        return None
+    loop = sum(by_mode["loop"][t] for t in both)
+    single = sum(by_mode["single"][t] for t in both)
+    return len(both), 100.0 * (loop - single) / len(both)
+
+
+def markdown(summaries: list[ModeSummary], difference: tuple[int, float] | None, title: str) -> str:
+    """The summary table as markdown."""
+    lines = [
+        f"# {title}",
+        "",
+        "| mode | problems | pass@1 | avg iterations | tokens / problem | seconds / problem "
+        "| approved but wrong | rejected but right |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in summaries:
+        lines.append(
+            f"| {s.mode} | {s.problems} | {100 * s.pass_at_1:.1f}% ({s.passed}) "
+            f"| {s.mean_iterations:.2f} | {s.mean_tokens:.0f} | {s.mean_seconds:.1f} "
+            f"| {s.approved_but_wrong if s.mode == 'loop' else '-'} "
+            f"| {s.rejected_but_right if s.mode == 'loop' else '-'} |"
+        )
+    if difference:
+        count, points = difference
+        lines += ["", f"Loop minus single on the {count} problems run in both modes: {points:+.1f} points."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(summaries: list[ModeSummary], path: Path) -> None:
+    """pass@1 per mode, and the loop's iterations histogram, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    left.bar([s.mode for s in summaries], [100 * s.pass_at_1 for s in summaries], color="#5b8def")
+    left.set_ylabel("pass@1 (%)")
+    left.set_ylim(0, 100)
+    left.set_title("pass@1 per mode")
+    loop = next((s for s in summaries if s.mode == "loop"), None)
+    if loop and loop.iterations:
+        counts = sorted(loop.iterations.items())
+        right.bar([str(k) for k, _ in counts], [v for _, v in counts], color="#f0a03c")
+    right.set_xlabel("iterations")
+    right.set_ylabel("problems")
+    right.set_title("loop: iterations per problem")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_summary(records: list[dict[str, Any]], modes: tuple[str, ...], folder: Path, title: str) -> str:
+    """Write summary.md and chart.png into `folder`; return the markdown."""
+    summaries = [summarize(records, m) for m in modes]
+    text = markdown(summaries, paired_difference(records), title)
+    write_atomic(folder / "summary.md", text)
+    chart(summaries, folder / "chart.png")
+    return text
