@@ -14,7 +14,6 @@ from codeloop.extract import TEST_HEADER, Extracted, extract
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
 
-STOP = ["<|im_end|>", "<|endoftext|>"]
 # A few short tests fit well within this; small models that start repeating asserts stop here.
 TEST_TOKENS = 512
 
@@ -32,9 +31,10 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         attempts[-1] if attempts else None,
         state.get("human_feedback"),
     )
-    solution = _ask(model, ask, ctx, len(attempts), ctx.max_new_tokens)
+    stop = list(prompts.stop)
+    solution = _ask(model, ask, ctx, len(attempts), ctx.max_new_tokens, stop)
     tests = _ask(
-        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS
+        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop
     )
     found = _with_task_tests(
         extract(f"{solution.text}\n\n{tests.text}"), state["task"], state.get("extra_tests")
@@ -51,12 +51,17 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
 
 
 def _ask(
-    model: BaseChatModel, messages: list[BaseMessage], ctx: Context, salt: int, max_tokens: int
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    ctx: Context,
+    salt: int,
+    max_tokens: int,
+    stop: list[str],
 ) -> AIMessage:
     return call_model(
         model,
         messages,
-        stop=STOP,
+        stop=stop,
         temperature=ctx.temperature,
         max_tokens=min(max_tokens, ctx.max_new_tokens),
         seed=ctx.seed + salt,
