@@ -1,14 +1,8 @@
 """A stand-in TGI server for contract tests: a real HTTP server on 127.0.0.1.
 
-It checks every request codeloop sends against TGI's own OpenAPI description
-(`../shared/tgi/openapi.json`, OpenAPI 3.0 read as JSON Schema 2020-12: `nullable`
-becomes "or null", `exclusiveMinimum` keeps its numeric meaning, which is what TGI's
-validation enforces, e.g. a temperature must be above 0). It is stricter than the
-description in one way: a request field TGI does not know is an error, because TGI would
-silently ignore a misspelt parameter. Every reply it sends is checked against the
-description too, so scripted replies have TGI's real shape; there an optional field may be
-null, as TGI really sends it (`"top_tokens": null` in the recorded snapshots), though the
-description does not say so.
+It checks every request codeloop sends, and every reply it sends itself, against TGI's
+own OpenAPI description (`../shared/tgi/openapi.json`; see tests/tgi_openapi.py), so
+scripted replies have TGI's real shape and a request TGI would reject fails the test.
 
 Replies come from TGI's recorded snapshots or are scripted per route, in order or by a
 function of the request. A scripted `/generate` body is streamed on `/generate_stream`
@@ -30,11 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from tests.tgi_openapi import Contract
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CODELOOP_SHARED_DIR") or REPO.parent / "shared") / "tgi"
-STRICT = {"GenerateRequest", "GenerateParameters", "ChatRequest", "StreamOptions"}
 TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 INFO = {
     "model_id": "bigcode/starcoderbase-7b",
@@ -135,53 +128,6 @@ class Seen:
     path: str
     body: Any
     problems: list[str]
-
-
-class Contract:
-    """TGI's OpenAPI schemas as JSON Schema validators (`replies`: optional may be null)."""
-
-    def __init__(self, openapi: dict[str, Any], *, replies: bool = False) -> None:
-        schemas = {
-            name: _convert(_optional_nullable(s) if replies else s, name in STRICT and not replies)
-            for name, s in openapi["components"]["schemas"].items()
-        }
-        self.root = {"components": {"schemas": schemas}}
-
-    def problems(self, schema: str, value: Any) -> list[str]:
-        """What is wrong with `value` as a `schema` (empty if nothing)."""
-        validator = Draft202012Validator({**self.root, "$ref": f"#/components/schemas/{schema}"})
-        return [f"{schema}: {e.json_path}: {e.message}" for e in validator.iter_errors(value)]
-
-
-def _convert(node: Any, strict: bool = False) -> Any:
-    """OpenAPI 3.0 schema -> JSON Schema 2020-12 (`nullable`), optionally closed to extras."""
-    if isinstance(node, list):
-        return [_convert(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _convert(v) for k, v in node.items() if k not in ("nullable", "discriminator")}
-    if strict and out.get("type") == "object":
-        out["additionalProperties"] = False
-    if node.get("nullable"):
-        if "type" in out and not {"allOf", "oneOf", "$ref"} & out.keys():
-            out["type"] = [out["type"], "null"]
-        else:
-            out = {"anyOf": [{"type": "null"}, out]}
-    return out
-
-
-def _optional_nullable(node: Any) -> Any:
-    """Mark every property that is not required as nullable (how TGI serialises `None`)."""
-    if isinstance(node, list):
-        return [_optional_nullable(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _optional_nullable(v) for k, v in node.items()}
-    required = set(node.get("required", []))
-    for name, prop in (out.get("properties") or {}).items():
-        if name not in required and isinstance(prop, dict):
-            out["properties"][name] = {**prop, "nullable": True}
-    return out
 
 
 class ReplayServer:

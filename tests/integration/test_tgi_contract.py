@@ -6,6 +6,7 @@ server (see tests/tgi_replay.py); the `replay` fixture fails a test that broke i
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -18,6 +19,7 @@ from codeloop.models.tgi import connect, load_tgi
 from codeloop.models.tgi_client import REQUEST_TIMEOUT, TGIClient, TGIError
 from codeloop.nodes.review import verdict_schema
 from codeloop.prompts.starcoder import StarCoderPrompts
+from tests.tgi_openapi import Contract
 from tests.tgi_replay import (
     SHARED,
     ReplayServer,
@@ -267,3 +269,19 @@ def test_family_from_spec_parameter_or_environment(replay, monkeypatch):
     assert load_tgi(llama.url).prompt_family == "starcoder"
     with pytest.raises(ValueError, match="unknown prompt family 'gpt'"):
         load_tgi(f"{llama.url}?family=gpt")
+
+
+def test_the_contract_check_rejects_what_tgi_rejects_and_accepts_what_it_sends():
+    """The replay's validation can fail: requests TGI refuses, replies TGI really sent."""
+    openapi = json.loads((SHARED / "openapi.json").read_text("utf-8"))
+    requests, replies = Contract(openapi), Contract(openapi, replies=True)
+    bad = {"inputs": "x", "parameters": {"temperature": 0, "stop": ["a"] * 5, "max_tokens": 9}}
+    found = " ".join(requests.problems("GenerateRequest", bad))
+    assert "temperature: 0 is less than or equal to the minimum of 0" in found
+    assert "stop: ['a', 'a', 'a', 'a', 'a'] is too long" in found
+    assert "'max_tokens' was unexpected" in found  # a chat parameter on the generate route
+    assert requests.problems("GenerateRequest", {"inputs": "x", "parameters": {"seed": 1}}) == []
+    for name in ("flash_starcoder__test_flash_starcoder_default_params",
+                 "flash_grammar_llama__test_flash_llama_grammar_json"):
+        assert replies.problems("GenerateResponse", snapshot(name)) == []
+    assert replies.problems("GenerateResponse", {"details": None}) != []  # no generated_text
