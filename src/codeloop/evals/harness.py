@@ -31,8 +31,9 @@ RESULTS_FILE = "results.jsonl"
 def solve_single(problem: Problem, context: Context) -> dict[str, Any]:
     """The baseline: one generation call, no tests, no review."""
     model = context.chat_model()
-    messages = prompts_for(model).generation(problem.prompt, "", None, None)
-    reply = ask_model(model, messages, context, 0, context.max_new_tokens)
+    prompts = prompts_for(model)
+    messages = prompts.generation(problem.prompt, "", None, None)
+    reply = ask_model(model, messages, context, 0, context.max_new_tokens, list(prompts.stop))
     usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
     return {
         "code": with_task_definitions(extract(reply.text).code, problem.prompt),

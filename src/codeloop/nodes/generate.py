@@ -15,7 +15,6 @@ from codeloop.extract import TEST_HEADER, Extracted, extract, with_task_definiti
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
 
-STOP = ["<|im_end|>", "<|endoftext|>"]
 # A few short tests fit well within this; small models that start repeating asserts stop here.
 TEST_TOKENS = 512
 
@@ -33,9 +32,10 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         attempts[-1] if attempts else None,
         state.get("human_feedback"),
     )
-    solution = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens)
+    stop = list(prompts.stop)
+    solution = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, stop)
     tests = ask_model(
-        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS
+        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop
     )
     found = _with_task_tests(
         extract(f"{solution.text}\n\n{tests.text}"), state["task"], state.get("extra_tests")
@@ -53,13 +53,18 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
 
 
 def ask_model(
-    model: BaseChatModel, messages: list[BaseMessage], ctx: Context, salt: int, max_tokens: int
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    ctx: Context,
+    salt: int,
+    max_tokens: int,
+    stop: list[str],
 ) -> AIMessage:
     """One generation call with the run's sampling settings (the seed varies per attempt)."""
     return call_model(
         model,
         messages,
-        stop=STOP,
+        stop=stop,
         temperature=ctx.temperature,
         max_tokens=min(max_tokens, ctx.max_new_tokens),
         seed=ctx.seed + salt,

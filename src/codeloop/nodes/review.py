@@ -14,8 +14,6 @@ from codeloop.context import Context, context_of
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
 
-STOP = ["<|im_end|>", "<|endoftext|>"]
-
 
 class Verdict(BaseModel):
     """The reviewer's decision on one attempt.
@@ -71,7 +69,7 @@ def _ask_reviewer(
     messages: list[BaseMessage] = prompts.review(task, attempt)
     problem = "no reply"
     for _ in range(2):
-        reply = _call(model, messages, ctx, tokens)
+        reply = _call(model, messages, ctx, tokens, list(prompts.stop))
         verdict, problem = parse_verdict(reply.text)
         if verdict is not None:
             return verdict, None
@@ -80,9 +78,9 @@ def _ask_reviewer(
 
 
 def _call(model: BaseChatModel, messages: list[BaseMessage], ctx: Context,
-          tokens: dict[str, int]) -> AIMessage:
+          tokens: dict[str, int], stop: list[str]) -> AIMessage:
     reply = call_model(
-        model, messages, stop=STOP, temperature=0.0, max_tokens=400,
+        model, messages, stop=stop, temperature=0.0, max_tokens=400,
         json_schema=verdict_schema(), timeout=ctx.model_timeout,
     )
     usage = reply.usage_metadata

@@ -1,8 +1,12 @@
 """Prompt templates per model family, rendered strictly: a missing variable is an error.
 
 Families: `chat` for instruct models with a chat template (the embedded Qwen coder,
-chat models behind TGI); further families (completion-style StarCoder) plug in through
-`prompt_set`.
+chat models behind TGI); `starcoder` for completion models without one (StarCoder-7B
+behind TGI), whose prompts read as one Python file the model continues.
+
+A family also names the stop sequences that end its replies cleanly (at most 4: TGI's
+limit), and may mark messages a backend can drop when the prompt outgrows the model's
+window (`trimmable`): earlier feedback goes, the task never does.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from string import Template
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from langchain_core.messages import BaseMessage
 
 from codeloop.state import Attempt
 
-Family = Literal["chat"]
-FAMILIES: tuple[str, ...] = ("chat",)
+Family = Literal["chat", "starcoder"]
+FAMILIES: tuple[str, ...] = ("chat", "starcoder")
+TRIM_KEY = "codeloop_trim_rank"
+M = TypeVar("M", bound=BaseMessage)
 
 
 @functools.cache
@@ -34,6 +40,9 @@ def render(name: str, **values: Any) -> str:
 
 class PromptSet(Protocol):
     """What a family provides: the messages for each model call the loop makes."""
+
+    stop: ClassVar[tuple[str, ...]]
+    """Stop sequences for every call (at most 4, TGI's limit)."""
 
     def generation(
         self, task: str, constraints: str, previous: Attempt | None, human_feedback: str | None
@@ -54,10 +63,26 @@ class PromptSet(Protocol):
         ...
 
 
+def trimmable(message: M, rank: int) -> M:
+    """Mark `message` as droppable when the prompt is too long; lower ranks go first."""
+    message.additional_kwargs[TRIM_KEY] = rank
+    return message
+
+
+def trim_rank(message: BaseMessage) -> int | None:
+    """Return the message's trim rank, or None if it must always be sent."""
+    rank = message.additional_kwargs.get(TRIM_KEY)
+    return rank if isinstance(rank, int) else None
+
+
 def prompt_set(family: str) -> PromptSet:
     """The prompts for `family`, or a ValueError listing the families there are."""
     if family == "chat":
         from codeloop.prompts.chat import ChatPrompts
 
         return ChatPrompts()
+    if family == "starcoder":
+        from codeloop.prompts.starcoder import StarCoderPrompts
+
+        return StarCoderPrompts()
     raise ValueError(f"unknown prompt family {family!r}: use one of {', '.join(FAMILIES)}")

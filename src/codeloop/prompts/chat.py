@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from codeloop.prompts import render
@@ -15,6 +17,8 @@ class ChatPrompts:
     Small models answer one request per reply: asked for code and tests at once, a 0.5B
     model writes the code and stops. Two turns get both reliably.
     """
+
+    stop: ClassVar[tuple[str, ...]] = ("<|im_end|>", "<|endoftext|>")
 
     def generation(
         self, task: str, constraints: str, previous: Attempt | None, human_feedback: str | None
