@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,11 +78,35 @@ class LlamaChatModel(BaseChatModel):
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "seed": kwargs.get("seed", self.seed),
             "stop": stop or [],
-            "logits_processor": [_Deadline(kwargs.get("timeout", self.timeout))],
+            "stream": True,
         }
         if kwargs.get("json_schema") is not None:
             request["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
         return request
+
+    def _pieces(self, request: dict[str, Any], timeout: float) -> Iterator[_Piece]:
+        """Stream the reply token by token, stopping it once `timeout` seconds have passed.
+
+        llama.cpp has no timeout of its own (and exceptions raised in its callbacks are
+        swallowed), so the deadline is checked between tokens, which closes the
+        generation within one token of it. Time spent waiting for the engine lock (other
+        runs in this process) does not count.
+        """
+        with self._engine.lock:
+            deadline = time.monotonic() + timeout
+            produced, finish = 0, None
+            for part in self._engine.llama.create_chat_completion(**request):
+                if time.monotonic() > deadline:
+                    raise ModelTimeoutError(f"the embedded model took longer than {timeout:g} s")
+                choice = part["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = choice["delta"].get("content")
+                if text:
+                    produced += 1
+                    yield _Piece(text=text)
+            # In stream mode llama.cpp reports no usage; the context holds prompt + reply.
+            prompt_tokens = max(0, self._engine.llama.n_tokens - produced)
+        yield _Piece(usage=_usage(prompt_tokens, produced), finish=finish)
 
     def _generate(
         self,
@@ -91,13 +116,12 @@ class LlamaChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, **kwargs)
-        with self._engine.lock:
-            reply = self._engine.llama.create_chat_completion(**request)
-        choice, usage = reply["choices"][0], reply["usage"]
+        pieces = list(self._pieces(request, kwargs.get("timeout", self.timeout)))
+        last = pieces[-1]
         message = AIMessage(
-            content=choice["message"]["content"] or "",
-            usage_metadata=_usage(usage["prompt_tokens"], usage["completion_tokens"]),
-            response_metadata={"finish_reason": choice["finish_reason"], "model": self.model_name},
+            content="".join(p.text for p in pieces),
+            usage_metadata=last.usage,
+            response_metadata={"finish_reason": last.finish, "model": self.model_name},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -109,49 +133,31 @@ class LlamaChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, **kwargs)
-        with self._engine.lock:
-            produced, finish = 0, None
-            for part in self._engine.llama.create_chat_completion(stream=True, **request):
-                choice = part["choices"][0]
-                finish = choice.get("finish_reason") or finish
-                text = choice["delta"].get("content")
-                if not text:
-                    continue
-                produced += 1
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                if run_manager:
-                    run_manager.on_llm_new_token(text, chunk=chunk)
-                yield chunk
-            # In stream mode llama.cpp reports no usage; the context holds prompt + reply.
-            prompt_tokens = max(0, self._engine.llama.n_tokens - produced)
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                usage_metadata=_usage(prompt_tokens, produced),
-                response_metadata={"finish_reason": finish, "model": self.model_name},
+        for piece in self._pieces(request, kwargs.get("timeout", self.timeout)):
+            metadata = {"finish_reason": piece.finish, "model": self.model_name}
+            chunk = ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=piece.text,
+                    usage_metadata=piece.usage,
+                    response_metadata=metadata if piece.usage else {},
+                )
             )
-        )
+            if run_manager and piece.text:
+                run_manager.on_llm_new_token(piece.text, chunk=chunk)
+            yield chunk
 
 
 class ModelTimeoutError(TimeoutError):
     """A model call ran past its time budget."""
 
 
-class _Deadline:
-    """A llama.cpp logits processor that aborts generation once the time budget is spent.
+@dataclass(frozen=True)
+class _Piece:
+    """A token of the reply, or (last) the usage and finish reason."""
 
-    llama.cpp offers no timeout of its own; a processor runs once per token, so raising
-    here stops a runaway generation within one token of the deadline.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        if time.monotonic() > self.deadline:
-            raise ModelTimeoutError(f"the embedded model took longer than {self.seconds:g} s")
-        return scores
+    text: str = ""
+    usage: UsageMetadata | None = None
+    finish: str | None = None
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:

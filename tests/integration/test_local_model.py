@@ -1,0 +1,53 @@
+"""The embedded llama.cpp chat model through LangChain's interface."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from codeloop.models import load_model
+from codeloop.models.local import ModelTimeoutError
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("local")
+
+
+def test_loaded_once_per_process(model) -> None:
+    assert load_model("local")._engine is model._engine
+
+
+def test_invoke_reports_usage_and_finish_reason(model) -> None:
+    reply = model.invoke([HumanMessage("Count from 1 to 50, comma separated.")], max_tokens=8)
+    assert reply.usage_metadata["output_tokens"] == 8
+    assert reply.usage_metadata["input_tokens"] > 5
+    assert reply.response_metadata["finish_reason"] == "length"
+
+
+def test_stream_yields_tokens_that_add_up_to_the_reply(model) -> None:
+    ask = [HumanMessage("Count from 1 to 20, comma separated.")]
+    chunks = list(model.stream(ask, max_tokens=20, temperature=0.0, seed=1))
+    text = "".join(c.text for c in chunks)
+    assert len([c for c in chunks if c.text]) >= 10
+    assert text == model.invoke(ask, max_tokens=20, temperature=0.0, seed=1).text
+
+
+def test_stop_sequence_ends_the_reply(model) -> None:
+    reply = model.invoke([HumanMessage("Count from 1 to 10, comma separated.")], stop=["5"], max_tokens=60)
+    assert "5" not in reply.text and "4" in reply.text
+    assert reply.response_metadata["finish_reason"] == "stop"
+
+
+def test_json_schema_constrains_the_reply(model) -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2, 3]}}, "required": ["n"]}
+    reply = model.invoke([HumanMessage("Pick a number and explain at length.")], json_schema=schema, max_tokens=40)
+    assert json.loads(reply.text)["n"] in (1, 2, 3)
+
+
+def test_timeout_stops_a_long_generation(model) -> None:
+    with pytest.raises(ModelTimeoutError, match="took longer than 0.5 s"):
+        model.invoke([HumanMessage("Write a 2000-word essay on compilers.")], max_tokens=2000, timeout=0.5)
+    assert model.invoke([HumanMessage("Say ok.")], max_tokens=5).text  # still usable afterwards
