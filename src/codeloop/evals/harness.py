@@ -18,9 +18,11 @@ from typing import Any, Literal
 
 from codeloop.context import Context
 from codeloop.evals.humaneval import Problem, score
+from codeloop.examples import is_example
 from codeloop.extract import extract, with_task_definitions
 from codeloop.nodes.common import prompts_for
 from codeloop.nodes.generate import ask_model
+from codeloop.state import Attempt
 from codeloop.workflow import run_task
 
 Mode = Literal["single", "loop"]
@@ -51,9 +53,28 @@ def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
         "code": (result.final or {}).get("code", ""),
         "status": result.status,
         "iterations": len(attempts),
+        "attempts": [_attempt_brief(problem, a) for a in attempts],
         "tokens": {
             key: sum(a["tokens"].get(key, 0) for a in attempts) for key in ("prompt", "completion")
         },
+    }
+
+
+def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
+    """How one attempt was judged by the loop, and (after the run) by the hidden tests.
+
+    Kept for analysing the loop: whether the attempt it chose was its best one.
+    """
+    report = attempt.get("report") or {}
+    tests = report.get("tests", [])
+    examples = [t for t in tests if is_example(t["name"])]
+    return {
+        "tests": f"{report.get('passed', 0)}/{report.get('total', 0)}",
+        "examples": f"{sum(t['outcome'] == 'passed' for t in examples)}/{len(examples)}",
+        "status": report.get("status"),
+        "score": (attempt.get("verdict") or {}).get("score"),
+        "approved": attempt.get("approved", False),
+        "hidden": bool(attempt["code"]) and score(problem, attempt["code"]).status == "passed",
     }
 
 
@@ -79,6 +100,7 @@ def evaluate(problem: Problem, mode: Mode, context: Context) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "hidden": {"status": hidden.status, "detail": hidden.detail[:300]},
         "code": solved["code"],
+        "attempts": solved.get("attempts", []),
     }
 
 
