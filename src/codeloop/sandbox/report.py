@@ -20,8 +20,16 @@ class Limits(BaseModel):
     memory_bytes: int = Field(1 << 30, gt=0, description="Address-space limit (RLIMIT_AS).")
     file_bytes: int = Field(64 << 20, gt=0, description="Largest file the code may write.")
     open_files: int = Field(256, gt=0, description="Most open file descriptors.")
-    processes: int = Field(64, gt=0, description="Most processes (RLIMIT_NPROC, per user).")
+    processes: int = Field(64, gt=0, description="Most processes (RLIMIT_NPROC, per run).")
     output_bytes: int = Field(64 << 10, gt=0, description="Captured stdout/stderr cap, each.")
+    disk_bytes: int = Field(
+        256 << 20, gt=0, description="Size of the private /tmp that holds the work directory."
+    )
+    isolate: bool = Field(
+        True,
+        description="Use OS isolation (namespaces, private root, own uid) where available; "
+        "False only for benchmarks and debugging.",
+    )
 
 
 class TestResult(BaseModel):
@@ -42,6 +50,7 @@ class TestReport(BaseModel):
     stderr: str = ""
     duration: float = 0.0
     isolation: str = Field("", description="Which isolation was in force for this run.")
+    cpu_seconds: float = Field(0.0, description="CPU time the test process used.")
 
     @property
     def passed(self) -> int:

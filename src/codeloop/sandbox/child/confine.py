@@ -1,0 +1,148 @@
+"""Confine the test process: namespaces, private root, resource limits, no privileges.
+
+Runs in the forked test process before any untrusted code is imported. Each OS layer is
+tried on its own and whatever could not be applied is named in the description that
+ends up in the report, so a run on a platform without namespaces still works and says so.
+
+Strategies (chosen by the supervisor, see supervise.py):
+  root    running as uid 0: namespaces, then drop to a uid of this run's own
+  userns  unprivileged: a user namespace grants the namespaces; capabilities are dropped
+  none    no namespaces available: limits and a process group only
+  off     isolation switched off by the caller (benchmarks, debugging)
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+from typing import Any
+
+from . import linux, rootfs
+
+# Uids handed to sandboxed runs: far above real accounts, one per supervisor pid, so that
+# RLIMIT_NPROC counts only this run's processes and no two runs can signal each other.
+UID_BASE = 0x60000000
+PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _unshare_each(flags: dict[str, int]) -> list[str]:
+    done = []
+    for name, flag in flags.items():
+        try:
+            linux.unshare(flag)
+            done.append(name)
+        except OSError:
+            pass
+    return done
+
+
+def _set_limits(limits: dict[str, Any], strategy: str) -> list[str]:
+    """Apply rlimits; returns what could not be enforced."""
+    cpu = int(limits["cpu_seconds"])
+    wanted = {
+        resource.RLIMIT_CPU: (cpu, cpu + 1),
+        resource.RLIMIT_AS: (limits["memory_bytes"],) * 2,
+        resource.RLIMIT_FSIZE: (limits["file_bytes"],) * 2,
+        resource.RLIMIT_NOFILE: (limits["open_files"],) * 2,
+        resource.RLIMIT_CORE: (0, 0),
+        resource.RLIMIT_NPROC: (_process_cap(limits["processes"], strategy),) * 2,
+    }
+    missing = []
+    for which, (soft, hard) in wanted.items():
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            missing.append(str(which))
+    if strategy in ("none", "off") and os.geteuid() == 0:
+        missing.append("process count (RLIMIT_NPROC is not enforced for root)")
+    return missing
+
+
+def _process_cap(processes: int, strategy: str) -> int:
+    """RLIMIT_NPROC counts all processes of the real uid: add the user's own when we share it."""
+    if strategy in ("root", "userns") or os.geteuid() == 0:
+        return processes
+    uid = str(os.getuid())
+    mine = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                mine += any(line.split()[1:2] == [uid] for line in status if line.startswith("Uid:"))
+        except OSError:
+            continue
+    return mine + processes
+
+
+def _drop_privileges(strategy: str, uid: int) -> str:
+    if strategy == "root":
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        described = f"uid {uid}"
+    elif strategy == "userns":
+        linux.drop_capabilities()
+        described = "no capabilities"
+    else:
+        described = f"uid {os.geteuid()}"
+    if linux.available():
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    return described
+
+
+def _environment(work: str, tmp: str) -> None:
+    """Only harmless variables; the zygote was started with a scrubbed environment already."""
+    os.environ.clear()
+    os.environ.update(PATH=PATH, HOME=work, TMPDIR=tmp, LANG="C.UTF-8",
+                      PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
+                      PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    tempfile.tempdir = None
+
+
+def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> tuple[str, str]:
+    """Confine this process; returns (work directory, description of the isolation in force)."""
+    parts = ["pid namespace"] if in_pid_ns else []
+    work = None
+    if strategy in ("root", "userns"):
+        names = _unshare_each({"network": linux.CLONE_NEWNET, "mount": linux.CLONE_NEWNS,
+                               "ipc": linux.CLONE_NEWIPC, "uts": linux.CLONE_NEWUTS})
+        parts.extend(f"{name} namespace" for name in names)
+        if "network" not in names:
+            parts.append("NETWORK NOT ISOLATED")
+        work = _private_root(request, names, strategy, uid, in_pid_ns, parts)
+    else:
+        parts.append("no namespaces: network and filesystem NOT isolated")
+    tmp = "/tmp"
+    if work is None:  # the inputs' own directory on the host; temporary files beside them
+        work = str(request["src"])
+        tmp = os.path.join(work, ".tmp")
+        os.makedirs(tmp, exist_ok=True)
+        # Without a private root the uid cannot change: the interpreter's files may be
+        # readable by root only.
+        strategy = "none" if strategy == "root" else strategy
+    _environment(work, tmp)
+    os.chdir(work)
+    missing = _set_limits(request["limits"], strategy)
+    parts.append("rlimits" + (f" (not enforced: {', '.join(missing)})" if missing else ""))
+    parts.append(_drop_privileges(strategy, uid))
+    return work, ", ".join(parts)
+
+
+def _private_root(
+    request: dict[str, Any], names: list[str], strategy: str, uid: int, in_pid_ns: bool,
+    parts: list[str],
+) -> str | None:
+    """Switch to the private root if the mount namespace allows; returns the work directory."""
+    src = str(request["src"])
+    if "mount" not in names:
+        parts.append("FILESYSTEM NOT ISOLATED")
+        return None
+    work = "/tmp/" + os.path.basename(src.rstrip("/"))
+    owner = uid if strategy == "root" else 0
+    try:
+        rootfs.build(src, work, int(request["limits"]["disk_bytes"]), owner, in_pid_ns)
+    except OSError as exc:
+        parts.append(f"FILESYSTEM NOT ISOLATED ({exc})")
+        return None
+    parts.append("private read-only root with a private /tmp")
+    return work
