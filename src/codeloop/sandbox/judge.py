@@ -1,10 +1,10 @@
-"""Turn what a run sent back into a TestReport, believing nothing short of a complete run.
+"""Turn what a run sent back into a verdict, believing nothing short of a complete run.
 
-"passed" needs all of: the supervisor's own record that the test process exited with
-status 0 in time; no setup error, crash or tampering; a `finished` record; a result for
-every collected test; at least one test, and at least one that passed. Records count
-only when signed with this run's nonce. Everything else is "failed", "error" or
-"timeout", with a one-line reason first in `detail`.
+"passed" needs all of: the supervisor's record that the run ended in time; the init
+process's record that the test process exited with status 0; no setup error, crash or
+tampering; a `finished` record; a result for every collected test; at least one test,
+and at least one that passed. Records count only when signed with this run's nonce.
+Everything else is "failed", "error" or "timeout", with the reason in `detail`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from codeloop.sandbox.collect import Gathered
 from codeloop.sandbox.report import Limits, RunStatus, TestResult
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
+PYTEST_ABORTED = {2: "interrupted", 3: "internal error", 4: "usage error"}
+Records = list[dict[str, Any]]
 
 
 def clean(text: object) -> str:
@@ -23,64 +25,103 @@ def clean(text: object) -> str:
     return str(text).encode("utf-8", "replace").decode("utf-8")
 
 
-def signed(gathered: Gathered, nonce: str) -> list[dict[str, Any]]:
+def signed(gathered: Gathered, nonce: str) -> Records:
     """The records carrying this run's nonce (forgeries and stray output are dropped)."""
     return [r for r in gathered.lines(gathered.records) if r.pop("nonce", None) == nonce]
 
 
-def tests_of(records: list[dict[str, Any]], timed_out: bool, limits: Limits) -> list[TestResult]:
-    """One result per reported test; on timeout, the test left running counts as an error."""
+def first(records: Records, kind: str) -> dict[str, Any] | None:
+    """The first record of a kind (later ones could only come from a confused run)."""
+    return next((r for r in records if r.get("kind") == kind), None)
+
+
+def assess(
+    records: Records, status: Records, limits: Limits
+) -> tuple[RunStatus, str, list[TestResult]]:
+    """The run's status, the reason, and one result per test."""
+    setup, end = first(status, "setup_error"), first(status, "exit")
+    if setup is not None:
+        reason = f"the sandbox could not be set up: {setup.get('message')}"
+        return "error", reason, tests_of(records, "")
+    if end is None:
+        return "error", "the sandbox's supervisor ended without a report", tests_of(records, "")
+    if end.get("timed_out"):
+        cut = f"did not finish within the {limits.wall_seconds:g} s time limit"
+        return "timeout", _timeout_detail(records, limits), tests_of(records, cut)
+    abnormal = _abnormal_end(records, status, end, limits)
+    tests = tests_of(records, abnormal or "")
+    tampered = [w for r in records if r.get("kind") == "tamper" for w in r.get("what", [])]
+    if tampered:
+        what = ", ".join(dict.fromkeys(map(str, tampered)))
+        return "error", f"the code under test tampered with the test runner: {what}", tests
+    collect_error = first(records, "collect_error")
+    if collect_error is not None:
+        return "error", f"collecting the tests failed:\n{collect_error.get('message', '')}", tests
+    if abnormal:
+        return "error", abnormal, tests
+    state, detail = _complete_run(records, tests)
+    return state, detail, tests
+
+
+def tests_of(records: Records, cut_short: str) -> list[TestResult]:
+    """One result per reported test; a test left running when the run was cut short (the
+    reason being `cut_short`) counts as an error with that reason."""
     tests = [
         TestResult(name=clean(r.get("name", "?")), message=clean(r.get("message", "")),
                    outcome=r["outcome"] if r.get("outcome") in OUTCOMES else "error")
         for r in records if r.get("kind") == "test"
     ]
     running = _running(records)
-    if timed_out and running is not None:
-        message = f"did not finish within the {limits.wall_seconds:g} s time limit"
-        tests.append(TestResult(name=clean(running), outcome="error", message=message))
+    if cut_short and running is not None:
+        tests.append(TestResult(name=clean(running), outcome="error", message=cut_short))
     return tests
 
 
-def _running(records: list[dict[str, Any]]) -> str | None:
+def _running(records: Records) -> str | None:
     started = [r.get("name") for r in records if r.get("kind") == "start"]
     finished = {r.get("name") for r in records if r.get("kind") == "test"}
     left = [name for name in started if name not in finished]
     return str(left[-1]) if left else None
 
 
-def verdict(
-    records: list[dict[str, Any]], status: list[dict[str, Any]], tests: list[TestResult],
-    limits: Limits,
-) -> tuple[RunStatus, str]:
-    """The run's status and the reason, checked from the most to the least severe."""
-    kinds = {r.get("kind") for r in records}
-    end = next((s for s in status if s.get("kind") == "exit"), None)
-    setup = next((s for s in status if s.get("kind") == "setup_error"), None)
-    if setup is not None:
-        return "error", f"the sandbox could not be set up: {setup.get('message')}"
-    if end is None:
-        return "error", "the sandbox's supervisor ended without a report"
-    if end.get("timed_out"):
-        return "timeout", _timeout_detail(records, "collected" in kinds, limits)
-    tampered = [w for r in records if r.get("kind") == "tamper" for w in r.get("what", [])]
-    if tampered:
-        return "error", "the code under test tampered with the test runner: " + ", ".join(
-            dict.fromkeys(map(str, tampered)))
-    collect_errors = [r for r in records if r.get("kind") == "collect_error"]
-    if collect_errors:
-        return "error", f"collecting the tests failed:\n{collect_errors[0].get('message', '')}"
-    return _completeness(records, tests, end, limits)
+def _timeout_detail(records: Records, limits: Limits) -> str:
+    if first(records, "collected") is None:
+        where = "while importing the code and collecting the tests"
+    else:
+        where = f"in {_running(records) or 'the tests'}"
+    return f"timeout: the run took longer than {limits.wall_seconds:g} s ({where})"
 
 
-def _completeness(
-    records: list[dict[str, Any]], tests: list[TestResult], end: dict[str, Any], limits: Limits
-) -> tuple[RunStatus, str]:
-    crash = next((r for r in records if r.get("kind") == "crash"), None)
-    finished = any(r.get("kind") == "finished" for r in records)
-    if end.get("code") != 0 or crash is not None or not finished:
-        return "error", _early_end(end.get("code"), crash, limits)
-    collected = next((r.get("names", []) for r in records if r.get("kind") == "collected"), [])
+def _abnormal_end(
+    records: Records, status: Records, end: dict[str, Any], limits: Limits
+) -> str | None:
+    """Why the test process ended without a complete report, or None if it did not."""
+    exited, crash = first(status, "tests_exit"), first(records, "crash")
+    code = exited.get("code") if exited else None
+    if isinstance(code, int) and code < 0:
+        return _killed_by(-code, float(end.get("cpu_seconds", 0.0)), limits)
+    if crash is not None:
+        return f"the test run crashed: {clean(crash.get('message', ''))}"
+    finished = first(records, "finished")
+    if finished is not None and finished.get("exitstatus") in PYTEST_ABORTED:
+        return f"pytest aborted the run: {PYTEST_ABORTED[finished['exitstatus']]}"
+    if code != 0 or finished is None:
+        return (f"the test process ended early (exit code {code}) without a complete report: "
+                "the code must not exit the interpreter or close the runner's files")
+    return None
+
+
+def _killed_by(number: int, cpu_seconds: float, limits: Limits) -> str:
+    name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+    if number == signal.SIGXCPU or (number == signal.SIGKILL and cpu_seconds >= limits.cpu_seconds):
+        return f"the CPU time limit of {limits.cpu_seconds} s was exceeded ({name})"
+    if number == signal.SIGSEGV:
+        return "the test process crashed with a segmentation fault (SIGSEGV)"
+    return f"the test process was killed by {name}"
+
+
+def _complete_run(records: Records, tests: list[TestResult]) -> tuple[RunStatus, str]:
+    collected = (first(records, "collected") or {}).get("names", [])
     missing = set(map(str, collected)) - {t.name for t in tests}
     if missing:
         return "error", f"tests without a result (the run was cut short): {sorted(missing)[:5]}"
@@ -91,23 +132,3 @@ def _completeness(
     if not any(t.outcome == "passed" for t in tests):
         return "failed", "every test was skipped: nothing was checked"
     return "passed", ""
-
-
-def _timeout_detail(records: list[dict[str, Any]], collected: bool, limits: Limits) -> str:
-    where = "while importing the code and collecting the tests" if not collected else (
-        f"in {_running(records) or 'the tests'}")
-    return f"timeout: the run took longer than {limits.wall_seconds:g} s ({where})"
-
-
-def _early_end(code: Any, crash: dict[str, Any] | None, limits: Limits) -> str:
-    """Why a run ended without a complete report, in the words a programmer would use."""
-    if isinstance(code, int) and code < 0:
-        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-        if -code in (signal.SIGXCPU, signal.SIGKILL):
-            return (f"the test process was killed by {name}: probably the CPU time limit "
-                    f"({limits.cpu_seconds} s) or the memory limit")
-        return f"the test process was killed by {name}"
-    if crash is not None:
-        return f"the test run crashed: {clean(crash.get('message', ''))}"
-    return (f"the test process ended early (exit code {code}) without a complete report: "
-            "the code must not exit the interpreter or close the runner's files")

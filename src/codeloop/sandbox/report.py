@@ -35,6 +35,8 @@ class Limits(BaseModel):
 class TestResult(BaseModel):
     """One test function's outcome, with a short failure message for the model to learn from."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     outcome: TestOutcome
     message: str = ""
@@ -42,6 +44,8 @@ class TestResult(BaseModel):
 
 class TestReport(BaseModel):
     """What happened when the generated tests ran against the generated code."""
+
+    __test__ = False
 
     status: RunStatus
     tests: list[TestResult] = Field(default_factory=list)

@@ -76,15 +76,13 @@ def _run_in(src: Path, limits: Limits) -> TestReport:
     if not gathered.complete:
         _kill_supervisor(status)
     records = judge.signed(gathered, nonce)
-    end = next((s for s in status if s.get("kind") == "exit"), {})
-    timed_out = bool(end.get("timed_out"))
-    tests = judge.tests_of(records, timed_out, limits)
-    state, detail = judge.verdict(records, status, tests, limits)
-    isolation = next((s.get("description") for s in status if s.get("kind") == "isolation"), "")
+    state, detail, tests = judge.assess(records, status, limits)
+    isolation = (judge.first(status, "isolation") or {}).get("description", "")
+    cpu = (judge.first(status, "exit") or {}).get("cpu_seconds", 0.0)
     return TestReport(
         status=state, tests=tests, detail=judge.clean(detail),
         stdout=gathered.stdout.text(), stderr=gathered.stderr.text(),
-        isolation=str(isolation), cpu_seconds=float(end.get("cpu_seconds", 0.0)),
+        isolation=str(isolation), cpu_seconds=float(cpu),
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import resource
 import tempfile
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import linux, rootfs
@@ -99,8 +100,22 @@ def _environment(work: str, tmp: str) -> None:
     tempfile.tempdir = None
 
 
-def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> tuple[str, str]:
-    """Confine this process; returns (work directory, description of the isolation in force)."""
+@dataclass
+class Confinement:
+    """What the init process set up, for the test process to finish and describe."""
+
+    work: str
+    tmp: str
+    strategy: str
+    parts: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The isolation in force, as one line for the report."""
+        return ", ".join(self.parts)
+
+
+def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> Confinement:
+    """Namespaces, private root, environment, work directory (the init process does this)."""
     parts = ["pid namespace"] if in_pid_ns else []
     work = None
     if strategy in ("root", "userns"):
@@ -122,10 +137,15 @@ def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> 
         strategy = "none" if strategy == "root" else strategy
     _environment(work, tmp)
     os.chdir(work)
-    missing = _set_limits(request["limits"], strategy)
-    parts.append("rlimits" + (f" (not enforced: {', '.join(missing)})" if missing else ""))
-    parts.append(_drop_privileges(strategy, uid))
-    return work, ", ".join(parts)
+    return Confinement(work, tmp, strategy, parts)
+
+
+def restrict(confinement: Confinement, limits: dict[str, Any], uid: int) -> None:
+    """Resource limits and privilege drop: the test process's last step before the tests."""
+    missing = _set_limits(limits, confinement.strategy)
+    confinement.parts.append(
+        "rlimits" + (f" (not enforced: {', '.join(missing)})" if missing else ""))
+    confinement.parts.append(_drop_privileges(confinement.strategy, uid))
 
 
 def _private_root(

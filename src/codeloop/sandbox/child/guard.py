@@ -33,20 +33,30 @@ PYTEST_REBINDS = frozenset({
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
-def _watched_modules(extra: tuple[str, ...]) -> list[ModuleType]:
-    names = [n for n in list(sys.modules) if n.split(".")[0] in WATCHED_PREFIXES or n in extra]
-    return [m for m in (sys.modules[n] for n in names) if isinstance(m, ModuleType)]
+# Checked after every test (cheap); everything watched is checked again at the end.
+CRITICAL_MODULES = frozenset({
+    "builtins", "_pytest.runner", "_pytest.python", "_pytest.reports", "_pytest.main",
+    "_pytest.outcomes", "_pytest.skipping", "_pytest.assertion.rewrite",
+    "_pytest.assertion.util", "pluggy._callers", "pluggy._execution", "pluggy._hooks",
+    "pluggy._caller", "pluggy._manager", "pluggy._result",
+})
+CRITICAL_HOOKS = ("pytest_runtest_", "pytest_pyfunc_call", "pytest_report_", "pytest_collect")
 
 
-def _namespaces(modules: list[ModuleType]) -> dict[str, dict[str, Any]]:
-    """The dicts to watch: each module's, and each class's defined in it."""
-    spaces: dict[str, dict[str, Any]] = {"builtins": dict(vars(builtins))}
-    for module in modules:
-        spaces[module.__name__] = dict(vars(module))
-        for name, value in vars(module).items():
-            if isinstance(value, type) and value.__module__ == module.__name__:
-                spaces[f"{module.__name__}.{name}"] = dict(vars(value))
-    return spaces
+def _watched(extra: tuple[str, ...]) -> dict[str, Any]:
+    """Name -> object whose namespace is watched: the modules, and the classes defined there."""
+    owners: dict[str, Any] = {"builtins": builtins}
+    for name in list(sys.modules):
+        module = sys.modules[name]
+        if not isinstance(module, ModuleType):
+            continue
+        if name.split(".")[0] not in WATCHED_PREFIXES and name not in extra:
+            continue
+        owners[name] = module
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, type) and value.__module__ == name:
+                owners[f"{name}.{attr}"] = value
+    return owners
 
 
 class RunnerGuard:
@@ -54,43 +64,53 @@ class RunnerGuard:
 
     def __init__(self, extra_modules: tuple[str, ...]) -> None:
         self._extra = extra_modules
-        self._owners: dict[str, Any] = {}
-        self._snapshot: dict[str, dict[str, Any]] = {}
-        self._hooks: dict[str, tuple[int, ...]] = {}
+        self._snapshot: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._critical: list[str] = []
+        self._hooks: dict[str, tuple[Any, ...]] = {}
         self._plugins: set[int] = set()
+        self._pm: Any = None
 
     def snapshot(self, pluginmanager: Any) -> None:
-        """Record identities; call right before the untrusted test module is imported."""
-        modules = _watched_modules(self._extra)
-        self._owners = {"builtins": builtins}
-        for module in modules:
-            self._owners[module.__name__] = module
-            for name, value in vars(module).items():
-                if isinstance(value, type) and value.__module__ == module.__name__:
-                    self._owners[f"{module.__name__}.{name}"] = value
-        self._snapshot = _namespaces(modules)  # holds references, so ids cannot be recycled
+        """Record what everything is; call right before the untrusted test module is imported.
+
+        The copies hold references, so an identity cannot be recycled by a new object.
+        """
+        self._snapshot = {key: (owner, dict(vars(owner)))
+                          for key, owner in _watched(self._extra).items()}
+        critical = CRITICAL_MODULES | set(self._extra)
+        self._critical = [k for k in self._snapshot if k in critical or k.rsplit(".", 1)[0]
+                          in critical]
         self._pm = pluginmanager
-        self._hooks = self._hook_ids()
+        self._hooks = self._hook_functions(full=True)
         self._plugins = {id(p) for p in pluginmanager.get_plugins()}
 
-    def _hook_ids(self) -> dict[str, tuple[int, ...]]:
-        hooks: dict[str, tuple[int, ...]] = {}
+    def _hook_functions(self, full: bool) -> dict[str, tuple[Any, ...]]:
+        hooks: dict[str, tuple[Any, ...]] = {}
         for name, caller in vars(self._pm.hook).items():
-            impls = caller.get_hookimpls() if hasattr(caller, "get_hookimpls") else []
-            hooks[name] = tuple(id(impl.function) for impl in impls)
+            if (full or name.startswith(CRITICAL_HOOKS)) and hasattr(caller, "get_hookimpls"):
+                hooks[name] = tuple(impl.function for impl in caller.get_hookimpls())
         return hooks
 
-    def changes(self) -> list[str]:
-        """What differs from the snapshot (empty when nothing was tampered with)."""
+    def changes(self, full: bool = True) -> list[str]:
+        """What differs from the snapshot (empty when nothing was tampered with).
+
+        `full=False` checks only what decides outcomes (after each test); modules may
+        gain attributes (importing a submodule adds one), classes may not.
+        """
         found = []
-        for key, then in self._snapshot.items():
-            now = vars(self._owners[key])
+        for key in self._snapshot if full else self._critical:
+            owner, then = self._snapshot[key]
+            now = vars(owner)
             found.extend(f"{key}.{n}" for n, v in then.items() if n not in now or now[n] is not v)
+            if isinstance(owner, type) and len(now) != len(then):
+                found.extend(f"{key}.{n}" for n in now.keys() - then.keys())
         found = [name for name in found if name not in PYTEST_REBINDS]
         if {id(p) for p in self._pm.get_plugins()} - self._plugins:
             found.append("a pytest plugin was registered")
-        hooks = self._hook_ids()
-        found.extend(f"hook {n}" for n, ids in self._hooks.items() if hooks.get(n) != ids)
+        hooks = self._hook_functions(full)
+        found.extend(f"hook {n}" for n, impls in hooks.items()
+                     if len(impls) != len(self._hooks.get(n, ()))
+                     or any(a is not b for a, b in zip(impls, self._hooks[n], strict=False)))
         return found
 
 

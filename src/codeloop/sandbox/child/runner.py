@@ -81,6 +81,11 @@ class Reporter:
             self.emit({"kind": "collect_error", "name": report.nodeid or "collection",
                        "message": _message(report)})
 
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        crash = getattr(getattr(excrepr, "reprcrash", None), "message", None)
+        lines = str(excrepr).strip().splitlines() or ["?"]
+        self.emit({"kind": "crash", "message": str(crash or lines[-1])[:MESSAGE_CHARS]})
+
     def pytest_collection_finish(self, session: Any) -> None:
         self.emit({"kind": "collected", "names": [_short_name(i.nodeid) for i in session.items]})
 
@@ -96,16 +101,16 @@ class Reporter:
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         result = self.current.pop(nodeid, {"outcome": "error", "message": "no report"})
         self.emit({"kind": "test", "name": _short_name(nodeid), **result})
-        self._check()
+        self._check(full=False)
 
-    def _check(self) -> None:
-        changes = self.guard.changes()
+    def _check(self, full: bool) -> None:
+        changes = self.guard.changes(full)
         if changes:
             self.emit({"kind": "tamper", "what": changes[:20]})
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
-        self._check()
+        self._check(full=True)
         self.emit({"kind": "finished", "exitstatus": int(exitstatus),
                    "collected": int(session.testscollected)})
         _flush()

@@ -1,11 +1,14 @@
-"""The supervisor of one run: forked per request by the zygote, trusted, never runs test code.
+"""One run's three processes: supervisor, namespace init, test process.
 
-It enters a new PID namespace (so the test process it forks is that namespace's init,
-and when it ends, the kernel kills every process the tests left behind), enforces the
-wall-clock limit, and reports how the test process ended on a status pipe that the
-test process closes before any untrusted code runs. That pipe is what the parent
-trusts for "exited cleanly" and "timed out"; the records of the test process itself are
-only believed together with it.
+The supervisor is forked per request by the zygote and never runs test code. It enters
+a new PID namespace, so the init process it forks is that namespace's init: when init
+ends, the kernel kills every process the tests left behind. Init sets up the other
+namespaces and the private root, then forks the test process, which takes the run's
+limits and uid and runs pytest. The supervisor enforces the wall-clock limit (killing
+init, and with it the namespace) and writes how things ended to a status pipe that the
+test process closes before any untrusted code runs. That pipe is what the parent trusts
+for "exited cleanly" and "timed out"; the test process's own records are only believed
+together with it.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     uid = confine.UID_BASE + os.getpid()
     pid = os.fork()
     if pid == 0:
-        _test_process(request, strategy, uid, in_pid_ns, fds)
+        _init_process(request, strategy, uid, in_pid_ns, fds)
     for fd in (stdout, stderr, records):
         os.close(fd)
     timed_out, wait_status, usage = _wait(pid, float(request["limits"]["wall_seconds"]))
@@ -76,23 +79,52 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     os._exit(0)
 
 
-def _test_process(
+def _init_process(
     request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool, fds: list[int]
 ) -> NoReturn:
-    """Confine this process and run the tests in it; never returns."""
+    """Set up the namespaces, fork the test process, reap until it ends; never returns.
+
+    In a PID namespace this process is init: the kernel ignores signals whose default
+    action would end it, and its exit kills everything left in the namespace. So it
+    runs no untrusted code itself; the tests run in its child, where signals such as
+    SIGXCPU behave as usual, and its exit status is reported on the status pipe.
+    """
     try:
         _arrange_fds(fds)
         os.setsid()
         if linux.available():
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        work, description = confine.enter(request, strategy, uid, in_pid_ns)
-        _write(STATUS_FD, {"kind": "isolation", "description": description, "work": work})
+        confinement = confine.enter(request, strategy, uid, in_pid_ns)
+        pid = os.fork()
+    except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we stop
+        _write(STATUS_FD, {"kind": "setup_error", "message": f"{type(exc).__name__}: {exc}"})
+        os._exit(70)
+    if pid == 0:
+        _test_process(request, confinement, uid)
+    os.closerange(0, STATUS_FD)
+    while True:  # reap orphans too, until the test process itself has ended
+        try:
+            ended, wait_status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if ended == pid:
+            _write(STATUS_FD, {"kind": "tests_exit",
+                               "code": os.waitstatus_to_exitcode(wait_status)})
+            os._exit(0)
+
+
+def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid: int) -> NoReturn:
+    """Drop to the run's limits and uid, close the status pipe, run the tests; never returns."""
+    try:
+        confine.restrict(confinement, request["limits"], uid)
+        _write(STATUS_FD, {"kind": "isolation", "description": confinement.describe(),
+                           "work": confinement.work})
     except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we stop
         _write(STATUS_FD, {"kind": "setup_error", "message": f"{type(exc).__name__}: {exc}"})
         os._exit(70)
     os.close(STATUS_FD)
-    writable = (work, "/tmp") if work.startswith("/tmp/") else (work,)
-    runner.run(work, RECORDS_FD, str(request["nonce"]), (*writable, "/dev"))
+    writable = (confinement.work, confinement.tmp, "/dev")
+    runner.run(confinement.work, RECORDS_FD, str(request["nonce"]), writable)
 
 
 def _arrange_fds(fds: list[int]) -> None:
