@@ -73,7 +73,8 @@ def test_endless_test_is_killed_at_the_wall_clock_limit(body):
 
 def test_no_process_survives_a_timed_out_run():
     marker = f"codeloop-linger-{uuid.uuid4().hex}"
-    tests = spawn_lingering(marker) + "\ndef test_hang():\n    leave_children()\n    time.sleep(60)\n"
+    hang = "\ndef test_hang():\n    leave_children()\n    time.sleep(60)\n"
+    tests = spawn_lingering(marker) + hang
     report = run(tests, wall_seconds=2)
     assert report.status == "timeout"
     time.sleep(0.2)
@@ -106,7 +107,8 @@ def test_child():
 
 
 def test_cpu_time_limit_ends_the_run_with_the_reason():
-    report = run("def test_spin():\n    while True:\n        pass\n", cpu_seconds=1, wall_seconds=20)
+    spin = "def test_spin():\n    while True:\n        pass\n"
+    report = run(spin, cpu_seconds=1, wall_seconds=20)
     assert report.status == "error"
     assert "CPU time limit" in report.detail
     assert report.cpu_seconds >= 0.9
@@ -311,7 +313,10 @@ def test_flood():
 
 
 def test_non_utf8_output_is_reported_cleanly():
-    tests = 'def test_bytes():\n    os.write(1, b"\\xff\\xfe bad \\x80 bytes\\n")\n    assert False, "\\udcff"\n'
+    tests = (
+        'def test_bytes():\n    os.write(1, b"\\xff\\xfe bad \\x80 bytes\\n")\n'
+        '    assert False, "\\udcff"\n'
+    )
     report = run(tests)
     assert report.status == "failed"
     assert "bad" in report.stdout

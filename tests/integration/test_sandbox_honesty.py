@@ -33,15 +33,17 @@ def assert_not_passed(report: TestReport) -> None:
     assert report.status in ("failed", "error"), (report.status, report.detail, report.tests)
 
 
-@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)",
-                                       "raise SystemExit(0)", "import pytest; pytest.exit('ok', 0)"])
+@pytest.mark.parametrize("exit_call", [
+    "import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit(0)",
+    "import pytest; pytest.exit('ok', 0)",
+])
 def test_exiting_at_import_is_an_error(exit_call):
     report = run(exit_call + "\n")
     assert report.status == "error", (report.status, report.detail)
 
 
 def test_exiting_in_the_middle_of_the_run_is_an_error():
-    tests = "def test_first():\n    assert True\n\ndef test_second():\n    import os\n    os._exit(0)\n"
+    tests = "def test_first():\n    pass\n\ndef test_second():\n    import os\n    os._exit(0)\n"
     report = run("", tests)
     assert report.status == "error"
     assert "without a complete report" in report.detail

@@ -29,12 +29,13 @@ class Capped:
     dropped: int = 0
 
     def add(self, chunk: bytes) -> None:
+        """Keep what fits under the cap, count the rest."""
         room = max(0, self.cap - len(self.data))
         self.data += chunk[:room]
         self.dropped += len(chunk) - min(room, len(chunk))
 
     def text(self) -> str:
-        """Decoded leniently (the code may print any bytes), with a marker if truncated."""
+        """Decode leniently (the code may print any bytes), with a marker if truncated."""
         text = self.data.decode("utf-8", errors="replace")
         if self.dropped:
             text += f"\n[... output truncated: {self.dropped} more bytes not kept]"
@@ -52,7 +53,7 @@ class Gathered:
     complete: bool = True
 
     def lines(self, stream: Capped) -> list[dict[str, Any]]:
-        """The JSON objects among the stream's lines (anything else is ignored)."""
+        """Parse the JSON objects among the stream's lines (anything else is ignored)."""
         found = []
         for line in bytes(stream.data).splitlines():
             try:
@@ -84,7 +85,7 @@ def gather(fds: dict[str, int], output_bytes: int, deadline: float) -> Gathered:
 
 
 def _pump(selector: selectors.BaseSelector, streams: dict[str, Capped], deadline: float) -> bool:
-    """True if the supervisor finished before the deadline."""
+    """Read until the streams close; False if the supervisor missed the deadline."""
     status_done = False
     while selector.get_map():
         timeout = deadline - time.monotonic()

@@ -38,7 +38,7 @@ class SandboxUnavailable(RuntimeError):
 
 
 def zygote_env() -> dict[str, str]:
-    """A minimal environment: no credentials or tokens of the user reach the sandbox."""
+    """Build a minimal environment: no credentials or tokens of the user reach the sandbox."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -70,7 +70,8 @@ class ForkServer:
                 except OSError as exc:
                     self._discard()
                     if attempt:
-                        raise SandboxUnavailable(f"the sandbox's zygote is unreachable: {exc}")
+                        reason = f"the sandbox's zygote is unreachable: {exc}"
+                        raise SandboxUnavailable(reason) from exc
 
     def _ensure(self) -> socket.socket:
         alive = self._proc is not None and self._proc.poll() is None

@@ -21,24 +21,24 @@ Records = list[dict[str, Any]]
 
 
 def clean(text: object) -> str:
-    """A string that survives UTF-8 encoding (the code may produce lone surrogates)."""
+    """Make a string that survives UTF-8 encoding (the code may print lone surrogates)."""
     return str(text).encode("utf-8", "replace").decode("utf-8")
 
 
 def signed(gathered: Gathered, nonce: str) -> Records:
-    """The records carrying this run's nonce (forgeries and stray output are dropped)."""
+    """Keep the records signed with this run's nonce (drop forgeries and stray output)."""
     return [r for r in gathered.lines(gathered.records) if r.pop("nonce", None) == nonce]
 
 
 def first(records: Records, kind: str) -> dict[str, Any] | None:
-    """The first record of a kind (later ones could only come from a confused run)."""
+    """Find the first record of a kind (later ones could only come from a confused run)."""
     return next((r for r in records if r.get("kind") == kind), None)
 
 
 def assess(
     records: Records, status: Records, limits: Limits
 ) -> tuple[RunStatus, str, list[TestResult]]:
-    """The run's status, the reason, and one result per test."""
+    """Decide the run's status and the reason, and list one result per test."""
     setup, end = first(status, "setup_error"), first(status, "exit")
     if setup is not None:
         reason = f"the sandbox could not be set up: {setup.get('message')}"
@@ -64,8 +64,11 @@ def assess(
 
 
 def tests_of(records: Records, cut_short: str) -> list[TestResult]:
-    """One result per reported test; a test left running when the run was cut short (the
-    reason being `cut_short`) counts as an error with that reason."""
+    """List one result per reported test.
+
+    A test left running when the run was cut short counts as an error, with the
+    reason `cut_short` as its message.
+    """
     tests = [
         TestResult(name=clean(r.get("name", "?")), message=clean(r.get("message", "")),
                    outcome=r["outcome"] if r.get("outcome") in OUTCOMES else "error")

@@ -87,7 +87,7 @@ def _run_in(src: Path, limits: Limits) -> TestReport:
 
 
 def _kill_supervisor(status: list[dict[str, Any]]) -> None:
-    """The supervisor overran its own deadline: kill it (its test process dies with it)."""
+    """Kill a supervisor that overran its own deadline (its test process dies with it)."""
     pid = next((s.get("pid") for s in status if s.get("kind") == "supervisor"), None)
     if isinstance(pid, int) and pid > 1:
         with contextlib.suppress(OSError):

@@ -69,9 +69,10 @@ def _process_cap(processes: int, strategy: str) -> int:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/status") as status:
-                mine += any(line.split()[1:2] == [uid] for line in status if line.startswith("Uid:"))
+                uids = [line.split()[1:2] for line in status if line.startswith("Uid:")]
         except OSError:
             continue
+        mine += uids == [[uid]]
     return mine + processes
 
 
@@ -110,7 +111,7 @@ class Confinement:
     parts: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        """The isolation in force, as one line for the report."""
+        """Describe the isolation in force, in one line for the report."""
         return ", ".join(self.parts)
 
 

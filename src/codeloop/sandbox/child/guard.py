@@ -92,12 +92,12 @@ class RunnerGuard:
         return hooks
 
     def changes(self, full: bool = True) -> list[str]:
-        """What differs from the snapshot (empty when nothing was tampered with).
+        """List what differs from the snapshot (empty when nothing was tampered with).
 
         `full=False` checks only what decides outcomes (after each test); modules may
         gain attributes (importing a submodule adds one), classes may not.
         """
-        found = []
+        found: list[str] = []
         for key in self._snapshot if full else self._critical:
             owner, then = self._snapshot[key]
             now = vars(owner)
@@ -134,7 +134,7 @@ def install_audit_hook(
 
 
 def _check_open(args: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
-    path, mode, flags = (list(args) + [None, None, None])[:3]
+    path, mode, flags = [*args, None, None, None][:3]
     if not isinstance(path, (str, bytes)):
         return
     writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (

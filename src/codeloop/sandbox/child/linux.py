@@ -37,7 +37,7 @@ _libc: ctypes.CDLL | None = None
 
 
 def available() -> bool:
-    """True where these wrappers can work at all (Linux with a known syscall table)."""
+    """Tell whether these wrappers can work here (Linux with a known syscall table)."""
     return sys.platform.startswith("linux") and platform.machine() in _SYSCALLS
 
 
@@ -55,12 +55,12 @@ def _check(result: int, what: str) -> None:
 
 
 def unshare(flags: int) -> None:
-    """Move this process into new namespaces (see unshare(2))."""
+    """Move this process into new namespaces (man 2 unshare)."""
     _check(_c().unshare(ctypes.c_int(flags)), "unshare")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
-    """mount(2); `source`/`fstype` None mean "none"."""
+    """Mount a filesystem (man 2 mount); a `source` or `fstype` of None means "none"."""
     enc = os.fsencode
     _check(
         _c().mount(
@@ -75,12 +75,12 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
 
 
 def umount(target: str) -> None:
-    """Lazily detach a mount."""
+    """Detach a mount lazily (man 2 umount2)."""
     _check(_c().umount2(os.fsencode(target), ctypes.c_int(MNT_DETACH)), f"umount {target}")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    """pivot_root(2): make `new_root` the root, moving the old one to `put_old`."""
+    """Make `new_root` the root, moving the old one to `put_old` (man 2 pivot_root)."""
     number = _SYSCALLS[platform.machine()][0]
     _check(_c().syscall(number, os.fsencode(new_root), os.fsencode(put_old)), "pivot_root")
 
@@ -101,5 +101,5 @@ def drop_capabilities() -> None:
 
 
 def prctl(option: int, value: int) -> None:
-    """prctl(2) with one argument."""
+    """Set a process attribute that takes one argument (man 2 prctl)."""
     _check(_c().prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")

@@ -48,7 +48,7 @@ def _bind_readonly(source: str, target: str) -> None:
         os.makedirs(target, exist_ok=True)
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        open(target, "a").close()  # noqa: SIM115 - an empty mount point
+        open(target, "a").close()
     linux.mount(source, target, None, linux.MS_BIND)
     flags = linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID
     vfs_flags = os.statvfs(source).f_flag
@@ -72,14 +72,14 @@ def _devices(new_root: str) -> None:
         if os.path.exists(f"/dev/{name}"):
             target = f"{new_root}/dev/{name}"
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            open(target, "a").close()  # noqa: SIM115 - an empty mount point
+            open(target, "a").close()
             linux.mount(f"/dev/{name}", target, None, linux.MS_BIND)
     os.symlink("/tmp", f"{new_root}/dev/shm")  # POSIX shared memory and semaphores
     os.symlink("/proc/self/fd", f"{new_root}/dev/fd")
 
 
 def _work_tmpfs(new_root: str, src: str, work: str, disk_bytes: int, owner: int) -> None:
-    """A private /tmp of bounded size; the work directory in it gets copies of the inputs."""
+    """Mount a private /tmp of bounded size and copy the inputs to the work directory in it."""
     tmp = f"{new_root}/tmp"
     os.makedirs(tmp)
     linux.mount("tmpfs", tmp, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,

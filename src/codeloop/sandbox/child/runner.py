@@ -9,6 +9,7 @@ no tampering found, and a clean exit seen by the supervisor.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -33,6 +34,7 @@ class Emitter:
         self._write, self._getpid, self._dumps = os.write, os.getpid, json.dumps
 
     def __call__(self, record: dict[str, Any]) -> None:
+        """Write one record (silently nothing in a process the code forked)."""
         if self._getpid() != self._pid:
             return
         record["nonce"] = self._nonce
@@ -66,39 +68,47 @@ class Reporter:
     def __init__(self, emit: Callable[[dict[str, Any]], None], guard: RunnerGuard) -> None:
         self.emit, self.guard = emit, guard
         self.current: dict[str, dict[str, str]] = {}
-        self.exit = os._exit
+        self.exit: Callable[[int], None] = os._exit
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: Any) -> None:
+        """Short tracebacks: what the model needs, without the noise (no terminal plugin)."""
         config.option.tbstyle = "short"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: Any) -> None:
+        """Snapshot the runner's world; the test module (untrusted) is imported next."""
         self.guard.snapshot(session.config.pluginmanager)
 
     def pytest_collectreport(self, report: Any) -> None:
+        """Report a module that could not be imported or collected."""
         if report.failed:
             self.emit({"kind": "collect_error", "name": report.nodeid or "collection",
                        "message": _message(report)})
 
     def pytest_internalerror(self, excrepr: Any) -> None:
+        """Report what broke pytest itself (e.g. SystemExit while importing the tests)."""
         crash = getattr(getattr(excrepr, "reprcrash", None), "message", None)
         lines = str(excrepr).strip().splitlines() or ["?"]
         self.emit({"kind": "crash", "message": str(crash or lines[-1])[:MESSAGE_CHARS]})
 
     def pytest_collection_finish(self, session: Any) -> None:
+        """Announce every collected test, so a missing result cannot go unnoticed."""
         self.emit({"kind": "collected", "names": [_short_name(i.nodeid) for i in session.items]})
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """Announce a test, so that a timeout can name the one that hung."""
         self.emit({"kind": "start", "name": _short_name(nodeid)})
 
     def pytest_runtest_logreport(self, report: Any) -> None:
+        """Fold one phase (setup, call, teardown) into the test's worst outcome so far."""
         outcome = _outcome(report)
         best = self.current.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
         if _RANK[outcome] > _RANK[best["outcome"]]:
             best.update(outcome=outcome, message=_message(report))
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        """Report the test's outcome and check that nothing tampered with the runner."""
         result = self.current.pop(nodeid, {"outcome": "error", "message": "no report"})
         self.emit({"kind": "test", "name": _short_name(nodeid), **result})
         self._check(full=False)
@@ -110,6 +120,7 @@ class Reporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
+        """Check everything once more, report the end, and leave at once."""
         self._check(full=True)
         self.emit({"kind": "finished", "exitstatus": int(exitstatus),
                    "collected": int(session.testscollected)})
@@ -118,7 +129,7 @@ class Reporter:
 
 
 def _fresh_std_streams() -> None:
-    """New sys.stdout/stderr on fds 1 and 2 (the zygote's may hold buffered bytes)."""
+    """Open new sys.stdout/stderr on fds 1 and 2 (the zygote's may hold buffered bytes)."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         setattr(sys, name, stream)
@@ -127,14 +138,12 @@ def _fresh_std_streams() -> None:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):  # the code may have replaced or closed them
             stream.flush()
-        except Exception:  # noqa: BLE001 - the code may have replaced or closed them
-            pass
 
 
 def pytest_args(work: str) -> list[str]:
-    """pytest's command line: only our test file, no conftest, no plugins, no config files."""
+    """Pytest's command line: only our test file, no conftest, no plugins, no config files."""
     return ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
             "-p", "no:threadexception", "-p", "no:stepwise", "-p", "no:pastebin",
             "--noconftest", "-s", "-W", "ignore", "-c", os.devnull, "--rootdir", work,
@@ -151,7 +160,7 @@ def run(work: str, records_fd: int, nonce: str, writable: tuple[str, ...]) -> No
     try:
         pytest.main(pytest_args(work), plugins=[Reporter(emit, guard)])
         emit({"kind": "crash", "message": "pytest ended without finishing the session"})
-    except BaseException as exc:  # noqa: BLE001 - whatever the code raised, report it
+    except BaseException as exc:
         emit({"kind": "crash", "message": f"{type(exc).__name__}: {exc}"[:RECORD_CHARS]})
     _flush()
     exit_now(3)

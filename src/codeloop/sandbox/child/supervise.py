@@ -13,6 +13,7 @@ together with it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -96,7 +97,7 @@ def _init_process(
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         confinement = confine.enter(request, strategy, uid, in_pid_ns)
         pid = os.fork()
-    except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we stop
+    except BaseException as exc:
         _write(STATUS_FD, {"kind": "setup_error", "message": f"{type(exc).__name__}: {exc}"})
         os._exit(70)
     if pid == 0:
@@ -119,7 +120,7 @@ def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid
         confine.restrict(confinement, request["limits"], uid)
         _write(STATUS_FD, {"kind": "isolation", "description": confinement.describe(),
                            "work": confinement.work})
-    except BaseException as exc:  # noqa: BLE001 - any setup failure is reported, then we stop
+    except BaseException as exc:
         _write(STATUS_FD, {"kind": "setup_error", "message": f"{type(exc).__name__}: {exc}"})
         os._exit(70)
     os.close(STATUS_FD)
@@ -128,7 +129,7 @@ def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid
 
 
 def _arrange_fds(fds: list[int]) -> None:
-    """stdin /dev/null, stdout, stderr, records on 3, status on 4; every other fd closed."""
+    """Stdin /dev/null, stdout, stderr, records on 3, status on 4; every other fd closed."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (devnull, *fds)]
     for target, source in enumerate(high):
@@ -141,16 +142,17 @@ def _wait(pid: int, seconds: float) -> tuple[bool, int, Any]:
     deadline = time.monotonic() + seconds
     timed_out = not _wait_exit(pid, deadline)
     for kill in (os.kill, os.killpg):  # the group too: leftovers where there is no PID namespace
-        try:
+        with contextlib.suppress(OSError):
             kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     _, wait_status, usage = os.wait4(pid, 0)
     return timed_out, wait_status, usage
 
 
 def _wait_exit(pid: int, deadline: float) -> bool:
-    """True once `pid` has exited (left unreaped, so its pid cannot be reused yet)."""
+    """Wait until `pid` has exited, leaving it unreaped (so its pid cannot be reused yet).
+
+    Returns False if the deadline came first.
+    """
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
