@@ -322,3 +322,62 @@ def test_non_utf8_output_is_reported_cleanly():
     assert "bad" in report.stdout
     report.model_dump_json()
     report.as_state()["tests"][0]["message"].encode("utf-8")
+
+
+# --- degraded platforms ---------------------------------------------------------------------
+
+
+def escape_attempts(secret: Path, outside: Path, port: int) -> str:
+    return f"""
+import socket
+def test_contained():
+    with pytest.raises(OSError):
+        open({str(secret)!r}).read()
+    try:
+        open({str(outside)!r}, "w").write("escaped")
+    except OSError:
+        pass
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", {port}), timeout=2)
+"""
+
+
+def test_unprivileged_user_namespace_path_contains_the_same_way(monkeypatch, tmp_path,
+                                                                local_server):
+    """The path an ordinary user gets (forced here, since this machine runs as root)."""
+    monkeypatch.setenv("CODELOOP_SANDBOX_STRATEGY", "userns")
+    port, accepted = local_server
+    secret, outside = tmp_path / "secret.txt", Path("/tmp") / f"elsewhere-{uuid.uuid4().hex}"
+    secret.write_text("user data")
+    marker = f"codeloop-linger-{uuid.uuid4().hex}"
+    tests = spawn_lingering(marker) + escape_attempts(secret, outside, port) + (
+        "    leave_children()\n")
+    report = run(tests)
+    assert report.status == "passed", (report.detail, report.tests)
+    assert report.isolation.startswith("user namespace, pid namespace, network namespace")
+    assert "no capabilities" in report.isolation
+    assert not outside.exists()
+    assert accepted == []
+    time.sleep(0.2)
+    assert processes_with(marker) == []
+
+
+def test_without_namespaces_the_run_works_and_says_what_is_missing(monkeypatch, tmp_path,
+                                                                    local_server):
+    """Where no namespaces exist, the audit hook still refuses Python-level escapes."""
+    monkeypatch.setenv("CODELOOP_SANDBOX_STRATEGY", "none")
+    port, accepted = local_server
+    outside = Path("/tmp") / f"elsewhere-{uuid.uuid4().hex}"
+    tests = f"""
+import socket
+def test_refused():
+    with pytest.raises(PermissionError):
+        open({str(outside)!r}, "w")
+    with pytest.raises(PermissionError):
+        socket.create_connection(("127.0.0.1", {port}), timeout=2)
+"""
+    report = run(tests)
+    assert report.status == "passed", (report.detail, report.tests)
+    assert "network and filesystem NOT isolated" in report.isolation
+    assert not outside.exists()
+    assert accepted == []

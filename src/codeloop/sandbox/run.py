@@ -26,6 +26,10 @@ from codeloop.sandbox.report import Limits, TestReport
 SOLUTION_FILE = "solution.py"
 TESTS_FILE = "test_solution.py"
 MAX_SOURCE_BYTES = 16 << 20
+# Forces an isolation strategy, for tests and debugging: "userns" takes the unprivileged
+# path even as root, "none" runs without namespaces as on a platform that has none.
+STRATEGY_VARIABLE = "CODELOOP_SANDBOX_STRATEGY"
+STRATEGIES = ("auto", "userns", "none")
 # How long past the wall-clock limit the supervisor may take before it is killed.
 BACKSTOP_SECONDS = 10.0
 
@@ -55,10 +59,22 @@ def run_sandboxed(code: str, tests: str, limits: Limits | None = None) -> TestRe
     return report
 
 
+def _strategy() -> str:
+    """Return the isolation strategy: "auto", or one forced by CODELOOP_SANDBOX_STRATEGY."""
+    wanted = os.environ.get(STRATEGY_VARIABLE, "auto").strip().lower() or "auto"
+    if wanted not in STRATEGIES:
+        raise SandboxUnavailable(
+            f"{STRATEGY_VARIABLE}={wanted!r} is not one of: {', '.join(STRATEGIES)}")
+    return wanted
+
+
 def _run_in(src: Path, limits: Limits) -> TestReport:
     nonce = secrets.token_hex(16)
-    request = {"src": str(src), "nonce": nonce, "isolate": limits.isolate,
-               "limits": limits.model_dump()}
+    try:
+        request = {"src": str(src), "nonce": nonce, "isolate": limits.isolate,
+                   "strategy": _strategy(), "limits": limits.model_dump()}
+    except SandboxUnavailable as exc:
+        return TestReport(status="error", detail=f"not run: {exc}")
     pipes = {name: os.pipe() for name in ("stdout", "stderr", "records", "status")}
     try:
         SERVER.submit(request, [write for _, write in pipes.values()])

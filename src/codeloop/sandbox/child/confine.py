@@ -7,6 +7,8 @@ ends up in the report, so a run on a platform without namespaces still works and
 Strategies (chosen by the supervisor, see supervise.py):
   root    running as uid 0: namespaces, then drop to a uid of this run's own
   userns  unprivileged: a user namespace grants the namespaces; capabilities are dropped
+  uid     root without namespaces (e.g. a container without CAP_SYS_ADMIN): only the
+          switch to a uid of the run's own, if the interpreter is readable by everyone
   none    no namespaces available: limits and a process group only
   off     isolation switched off by the caller (benchmarks, debugging)
 """
@@ -38,8 +40,12 @@ def _unshare_each(flags: dict[str, int]) -> list[str]:
     return done
 
 
-def _set_limits(limits: dict[str, Any], strategy: str) -> list[str]:
-    """Apply rlimits; returns what could not be enforced."""
+def _set_limits(limits: dict[str, Any], strategy: str, outer_uid: int) -> list[str]:
+    """Apply rlimits; returns what could not be enforced.
+
+    `outer_uid` is the real uid outside any user namespace: the kernel never enforces
+    RLIMIT_NPROC for uid 0, which is why the "root" strategy switches to a uid of its own.
+    """
     cpu = int(limits["cpu_seconds"])
     wanted = {
         resource.RLIMIT_CPU: (cpu, cpu + 1),
@@ -47,7 +53,7 @@ def _set_limits(limits: dict[str, Any], strategy: str) -> list[str]:
         resource.RLIMIT_FSIZE: (limits["file_bytes"],) * 2,
         resource.RLIMIT_NOFILE: (limits["open_files"],) * 2,
         resource.RLIMIT_CORE: (0, 0),
-        resource.RLIMIT_NPROC: (_process_cap(limits["processes"], strategy),) * 2,
+        resource.RLIMIT_NPROC: (_process_cap(limits["processes"], strategy, outer_uid),) * 2,
     }
     missing = []
     for which, (soft, hard) in wanted.items():
@@ -55,14 +61,17 @@ def _set_limits(limits: dict[str, Any], strategy: str) -> list[str]:
             resource.setrlimit(which, (soft, hard))
         except (ValueError, OSError):
             missing.append(str(which))
-    if strategy in ("none", "off") and os.geteuid() == 0:
+    if outer_uid == 0 and strategy not in ("root", "uid"):
         missing.append("process count (RLIMIT_NPROC is not enforced for root)")
     return missing
 
 
-def _process_cap(processes: int, strategy: str) -> int:
-    """RLIMIT_NPROC counts all processes of the real uid: add the user's own when we share it."""
-    if strategy in ("root", "userns") or os.geteuid() == 0:
+def _process_cap(processes: int, strategy: str, outer_uid: int) -> int:
+    """RLIMIT_NPROC counts all processes of the real uid: add the user's own when we share it.
+
+    In a user namespace of our own the count starts afresh.
+    """
+    if strategy in ("root", "uid", "userns") or outer_uid == 0:
         return processes
     uid = str(os.getuid())
     mine = 0
@@ -77,7 +86,7 @@ def _process_cap(processes: int, strategy: str) -> int:
 
 
 def _drop_privileges(strategy: str, uid: int) -> str:
-    if strategy == "root":
+    if strategy in ("root", "uid"):
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
@@ -108,6 +117,7 @@ class Confinement:
     work: str
     tmp: str
     strategy: str
+    outer_uid: int
     parts: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -117,7 +127,8 @@ class Confinement:
 
 def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> Confinement:
     """Namespaces, private root, environment, work directory (the init process does this)."""
-    parts = ["pid namespace"] if in_pid_ns else []
+    parts = ["user namespace"] if strategy == "userns" else []
+    parts += ["pid namespace"] if in_pid_ns else []
     work = None
     if strategy in ("root", "userns"):
         names = _unshare_each({"network": linux.CLONE_NEWNET, "mount": linux.CLONE_NEWNS,
@@ -133,17 +144,28 @@ def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> 
         work = str(request["src"])
         tmp = os.path.join(work, ".tmp")
         os.makedirs(tmp, exist_ok=True)
-        # Without a private root the uid cannot change: the interpreter's files may be
-        # readable by root only.
-        strategy = "none" if strategy == "root" else strategy
+        strategy = _host_strategy(strategy, int(request["outer_uid"]), (work, tmp), uid)
     _environment(work, tmp)
     os.chdir(work)
-    return Confinement(work, tmp, strategy, parts)
+    return Confinement(work, tmp, strategy, int(request["outer_uid"]), parts)
+
+
+def _host_strategy(strategy: str, outer_uid: int, writable: tuple[str, ...], uid: int) -> str:
+    """Without a private root, root may still switch to the run's own uid ("uid").
+
+    Only if everyone can read the interpreter's files (a system Python, not one under
+    /root): then the code cannot touch root's files, and the process limit holds.
+    """
+    if strategy == "off" or outer_uid != 0 or not rootfs.readable_by_all(rootfs.python_dirs()):
+        return "none" if strategy == "root" else strategy
+    for path in writable:
+        os.chown(path, uid, uid)
+    return "uid"
 
 
 def restrict(confinement: Confinement, limits: dict[str, Any], uid: int) -> None:
     """Resource limits and privilege drop: the test process's last step before the tests."""
-    missing = _set_limits(limits, confinement.strategy)
+    missing = _set_limits(limits, confinement.strategy, confinement.outer_uid)
     confinement.parts.append(
         "rlimits" + (f" (not enforced: {', '.join(missing)})" if missing else ""))
     confinement.parts.append(_drop_privileges(confinement.strategy, uid))

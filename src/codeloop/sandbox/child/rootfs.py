@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 
 from . import linux
@@ -32,6 +33,20 @@ def python_dirs() -> list[str]:
     dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     dirs.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
     return sorted({os.path.realpath(d) for d in dirs if os.path.isdir(d)})
+
+
+def readable_by_all(paths: list[str]) -> bool:
+    """Tell whether a process of any uid could read `paths` (every ancestor searchable)."""
+    for path in paths:
+        mode = os.stat(path).st_mode
+        if not (mode & stat.S_IROTH and mode & stat.S_IXOTH):
+            return False
+        parent = os.path.dirname(path)
+        while parent != "/":
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return False
+            parent = os.path.dirname(parent)
+    return True
 
 
 def _outermost(paths: list[str]) -> list[str]:

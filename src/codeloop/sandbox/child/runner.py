@@ -142,11 +142,17 @@ def _flush() -> None:
             stream.flush()
 
 
+# pytest plugins that only add options or output we do not use; leaving them out saves
+# about a third of pytest's start-up in the test process.
+UNUSED_PLUGINS = ("terminal", "cacheprovider", "unraisableexception", "threadexception",
+                  "stepwise", "pastebin", "doctest", "junitxml", "setuponly", "setupplan",
+                  "faulthandler", "warnings")
+
+
 def pytest_args(work: str) -> list[str]:
     """Pytest's command line: only our test file, no conftest, no plugins, no config files."""
-    return ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
-            "-p", "no:threadexception", "-p", "no:stepwise", "-p", "no:pastebin",
-            "--noconftest", "-s", "-W", "ignore", "-c", os.devnull, "--rootdir", work,
+    disabled = [arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")]
+    return [*disabled, "--noconftest", "-s", "-c", os.devnull, "--rootdir", work,
             "-o", "python_files=" + TESTS_FILE, os.path.join(work, TESTS_FILE)]
 
 

@@ -32,13 +32,17 @@ def _write(fd: int, record: dict[str, Any]) -> None:
     os.write(fd, (json.dumps(record) + "\n").encode())
 
 
-def _strategy(isolate: bool) -> tuple[str, bool]:
-    """Pick the isolation strategy and enter a new PID namespace when it allows one."""
+def _strategy(isolate: bool, wanted: str) -> tuple[str, bool]:
+    """Pick the isolation strategy and enter a new PID namespace when it allows one.
+
+    `wanted` is "auto" (the best this host allows) or a strategy forced for testing
+    and debugging ("userns", "none").
+    """
     if not isolate:
         return "off", False
-    if not linux.available():
+    if not linux.available() or wanted == "none":
         return "none", False
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and wanted == "auto":
         try:
             linux.unshare(linux.CLONE_NEWPID)
             return "root", True
@@ -63,7 +67,8 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     """Supervise one run; `fds` are the write ends of stdout, stderr, records and status."""
     stdout, stderr, records, status = fds
     _write(status, {"kind": "supervisor", "pid": os.getpid()})
-    strategy, in_pid_ns = _strategy(bool(request["isolate"]))
+    request = {**request, "outer_uid": os.getuid()}
+    strategy, in_pid_ns = _strategy(bool(request["isolate"]), str(request["strategy"]))
     uid = confine.UID_BASE + os.getpid()
     pid = os.fork()
     if pid == 0:
@@ -71,6 +76,8 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     for fd in (stdout, stderr, records):
         os.close(fd)
     timed_out, wait_status, usage = _wait(pid, float(request["limits"]["wall_seconds"]))
+    if not in_pid_ns and os.getuid() == 0:
+        _sweep(uid)
     _write(status, {
         "kind": "exit", "timed_out": timed_out,
         "code": os.waitstatus_to_exitcode(wait_status),
@@ -126,6 +133,22 @@ def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid
     os.close(STATUS_FD)
     writable = (confinement.work, confinement.tmp, "/dev")
     runner.run(confinement.work, RECORDS_FD, str(request["nonce"]), writable)
+
+
+def _sweep(uid: int) -> None:
+    """Kill every process left with the run's uid (where no PID namespace does it for us).
+
+    kill(-1) from a process of that uid reaches exactly the processes of that uid, even
+    those that left the process group with setsid().
+    """
+    helper = os.fork()
+    if helper == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(helper, 0)
 
 
 def _arrange_fds(fds: list[int]) -> None:
