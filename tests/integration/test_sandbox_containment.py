@@ -120,6 +120,28 @@ def test_ten_gib_allocation_fails_with_memory_error():
     assert "MemoryError" in report.tests[0].message
 
 
+def test_many_processes_share_one_memory_ceiling():
+    if "memory cgroup" not in run("def test_probe():\n    pass\n").isolation:
+        pytest.skip("no memory cgroup on this host: each process is limited on its own")
+    tests = """
+def test_many():
+    kids = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            block = bytearray(900 * 2**20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            os._exit(0)
+        kids.append(pid)
+    assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in kids] == [0] * 4
+"""
+    report = run(tests, wall_seconds=30)
+    assert report.status == "failed"
+    assert "memory limit" in report.detail
+    assert "-9" in report.tests[0].message  # SIGKILLed by the kernel, not by the code
+
+
 def test_fork_bomb_is_contained_and_the_host_is_unaffected():
     tests = "def test_bomb():\n    while True:\n        os.fork()\n"
     started = time.monotonic()
@@ -354,8 +376,9 @@ def test_unprivileged_user_namespace_path_contains_the_same_way(monkeypatch, tmp
         "    leave_children()\n")
     report = run(tests)
     assert report.status == "passed", (report.detail, report.tests)
-    assert report.isolation.startswith("user namespace, pid namespace, network namespace")
-    assert "no capabilities" in report.isolation
+    for layer in ("user namespace", "pid namespace", "network namespace", "mount namespace",
+                  "private read-only root", "no capabilities"):
+        assert layer in report.isolation
     assert not outside.exists()
     assert accepted == []
     time.sleep(0.2)

@@ -45,6 +45,21 @@ def assess(
         return "error", reason, tests_of(records, "")
     if end is None:
         return "error", "the sandbox's supervisor ended without a report", tests_of(records, "")
+    state, detail, tests = _judge_run(records, status, end, limits)
+    if end.get("oom_kills") and "memory limit" not in detail:
+        detail = "; ".join(filter(None, [detail, _memory_note(end["oom_kills"], limits)]))
+    return state, detail, tests
+
+
+def _memory_note(kills: int, limits: Limits) -> str:
+    total = (limits.memory_bytes + limits.disk_bytes) >> 20
+    return (f"the kernel killed {kills} process(es) of the run for exceeding its memory limit "
+            f"({total} MiB for all its processes and files)")
+
+
+def _judge_run(
+    records: Records, status: Records, end: dict[str, Any], limits: Limits
+) -> tuple[RunStatus, str, list[TestResult]]:
     if end.get("timed_out"):
         cut = f"did not finish within the {limits.wall_seconds:g} s time limit"
         return "timeout", _timeout_detail(records, limits), tests_of(records, cut)
@@ -102,6 +117,8 @@ def _abnormal_end(
     exited, crash = first(status, "tests_exit"), first(records, "crash")
     code = exited.get("code") if exited else None
     if isinstance(code, int) and code < 0:
+        if end.get("oom_kills"):
+            return _memory_note(int(end["oom_kills"]), limits)
         return _killed_by(-code, float(end.get("cpu_seconds", 0.0)), limits)
     if crash is not None:
         return f"the test run crashed: {clean(crash.get('message', ''))}"

@@ -129,6 +129,7 @@ def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> 
     """Namespaces, private root, environment, work directory (the init process does this)."""
     parts = ["user namespace"] if strategy == "userns" else []
     parts += ["pid namespace"] if in_pid_ns else []
+    parts += ["memory cgroup"] if request.get("cgroup") else []
     work = None
     if strategy in ("root", "userns"):
         names = _unshare_each({"network": linux.CLONE_NEWNET, "mount": linux.CLONE_NEWNS,

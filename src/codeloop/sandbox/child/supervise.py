@@ -22,7 +22,7 @@ import signal
 import time
 from typing import Any, NoReturn
 
-from . import confine, linux, runner
+from . import cgroup, confine, linux, runner
 
 RECORDS_FD = 3
 STATUS_FD = 4
@@ -67,7 +67,8 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     """Supervise one run; `fds` are the write ends of stdout, stderr, records and status."""
     stdout, stderr, records, status = fds
     _write(status, {"kind": "supervisor", "pid": os.getpid()})
-    request = {**request, "outer_uid": os.getuid()}
+    group = _memory_cgroup(request) if request["isolate"] else None
+    request = {**request, "outer_uid": os.getuid(), "cgroup": group is not None}
     strategy, in_pid_ns = _strategy(bool(request["isolate"]), str(request["strategy"]))
     uid = confine.UID_BASE + os.getpid()
     pid = os.fork()
@@ -76,15 +77,42 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     for fd in (stdout, stderr, records):
         os.close(fd)
     timed_out, wait_status, usage = _wait(pid, float(request["limits"]["wall_seconds"]))
-    if not in_pid_ns and os.getuid() == 0:
+    if strategy == "none" and os.getuid() == 0:  # the test process may have run as `uid`
         _sweep(uid)
+    oom_kills = _release(group)
     _write(status, {
         "kind": "exit", "timed_out": timed_out,
         "code": os.waitstatus_to_exitcode(wait_status),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-        "max_rss_kib": usage.ru_maxrss,
+        "max_rss_kib": usage.ru_maxrss, "oom_kills": oom_kills,
     })
     os._exit(0)
+
+
+def _memory_cgroup(request: dict[str, Any]) -> str | None:
+    """Put this supervisor (and so everything it forks) in a memory cgroup of its own."""
+    limits = request["limits"]
+    group = cgroup.create(f"codeloop-{os.getpid()}", limits["memory_bytes"] + limits["disk_bytes"])
+    if group is not None:
+        try:
+            cgroup.join(group)
+        except OSError:
+            cgroup.remove(group)
+            return None
+    return group
+
+
+def _release(group: str | None) -> int:
+    """Leave and remove the run's cgroup, killing any straggler; returns its OOM kills."""
+    if group is None:
+        return 0
+    kills = cgroup.oom_kills(group)
+    root = cgroup.memory_root()
+    if root is not None:
+        with contextlib.suppress(OSError):
+            cgroup.join(root)
+    cgroup.remove(group)
+    return kills
 
 
 def _init_process(

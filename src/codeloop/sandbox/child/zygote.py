@@ -22,7 +22,7 @@ import socket
 import sys
 import tempfile
 
-from . import runner, supervise
+from . import cgroup, runner, supervise
 
 WARM_UP_TESTS = '''
 import pytest
@@ -91,6 +91,7 @@ def main(control_fd: int) -> None:
     """Warm up, tell the parent we are ready, then serve."""
     control = socket.socket(fileno=control_fd)
     _warm_up()
+    cgroup.memory_root()  # looked up once; every supervisor inherits the answer
     gc.collect()
     gc.freeze()
     control.send(b"ready")
