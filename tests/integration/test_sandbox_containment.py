@@ -283,7 +283,21 @@ def test_connect():
     if isolate:
         assert "network namespace" in report.isolation
     else:
-        assert "network and filesystem NOT isolated" in report.isolation
+        assert "network, filesystem and processes NOT isolated" in report.isolation
+
+
+def test_the_codes_own_local_server_still_works():
+    tests = """
+import socket, threading
+def test_echo():
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    threading.Thread(target=lambda: server.accept()[0].sendall(b"hi"), daemon=True).start()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        assert client.recv(2) == b"hi"
+"""
+    report = run(tests)
+    assert report.status == "passed", (report.detail, report.tests)
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -401,6 +415,6 @@ def test_refused():
 """
     report = run(tests)
     assert report.status == "passed", (report.detail, report.tests)
-    assert "network and filesystem NOT isolated" in report.isolation
+    assert "network, filesystem and processes NOT isolated" in report.isolation
     assert not outside.exists()
     assert accepted == []

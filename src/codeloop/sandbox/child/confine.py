@@ -15,6 +15,7 @@ Strategies (chosen by the supervisor, see supervise.py):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import tempfile
@@ -120,6 +121,11 @@ class Confinement:
     outer_uid: int
     parts: list[str] = field(default_factory=list)
 
+    @property
+    def own_network(self) -> bool:
+        """Whether the run has a network namespace of its own (else Python-level guard only)."""
+        return "network namespace" in self.parts
+
     def describe(self) -> str:
         """Describe the isolation in force, in one line for the report."""
         return ", ".join(self.parts)
@@ -137,9 +143,12 @@ def enter(request: dict[str, Any], strategy: str, uid: int, in_pid_ns: bool) -> 
         parts.extend(f"{name} namespace" for name in names)
         if "network" not in names:
             parts.append("NETWORK NOT ISOLATED")
+        else:
+            with contextlib.suppress(OSError):  # without it, only local sockets of its own fail
+                linux.loopback_up()
         work = _private_root(request, names, strategy, uid, in_pid_ns, parts)
     else:
-        parts.append("no namespaces: network and filesystem NOT isolated")
+        parts.append("no namespaces: network, filesystem and processes NOT isolated")
     tmp = "/tmp"
     if work is None:  # the inputs' own directory on the host; temporary files beside them
         work = str(request["src"])

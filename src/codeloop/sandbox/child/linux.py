@@ -7,8 +7,11 @@ platform or the privileges do not allow a step.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import platform
+import socket
+import struct
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -28,6 +31,7 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 
 # Syscalls glibc does not wrap, by machine: (pivot_root, capset).
@@ -103,3 +107,13 @@ def drop_capabilities() -> None:
 def prctl(option: int, value: int) -> None:
     """Set a process attribute that takes one argument (man 2 prctl)."""
     _check(_c().prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+
+
+def loopback_up() -> None:
+    """Bring up `lo` in this (new) network namespace: the code's own local servers work."""
+    get_flags, set_flags, up = 0x8913, 0x8914, 0x1  # SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP
+    layout = "16sH14s"  # struct ifreq: name, flags, padding
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack(layout, b"lo", 0, b"")
+        flags = struct.unpack(layout, fcntl.ioctl(sock, get_flags, request))[1]
+        fcntl.ioctl(sock, set_flags, struct.pack(layout, b"lo", flags | up, b""))

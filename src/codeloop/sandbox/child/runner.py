@@ -156,11 +156,14 @@ def pytest_args(work: str) -> list[str]:
             "-o", "python_files=" + TESTS_FILE, os.path.join(work, TESTS_FILE)]
 
 
-def run(work: str, records_fd: int, nonce: str, writable: tuple[str, ...]) -> NoReturn:
+def run(
+    work: str, records_fd: int, nonce: str, writable: tuple[str, ...], block_network: bool
+) -> NoReturn:
     """Run the tests in `work`; never returns (the process ends with the run)."""
     emit = Emitter(records_fd, nonce)
     guard = RunnerGuard(extra_modules=(__name__, Emitter.__module__, RunnerGuard.__module__))
-    install_audit_hook(writable, lambda event: emit({"kind": "tamper", "what": [event]}))
+    install_audit_hook(writable, lambda event: emit({"kind": "tamper", "what": [event]}),
+                       block_network)
     exit_now = os._exit
     _fresh_std_streams()
     try:

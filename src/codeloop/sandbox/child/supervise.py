@@ -137,6 +137,8 @@ def _init_process(
         os._exit(70)
     if pid == 0:
         _test_process(request, confinement, uid)
+    if linux.available():  # the test process may share our uid: it must not ptrace us
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
     os.closerange(0, STATUS_FD)
     while True:  # reap orphans too, until the test process itself has ended
         try:
@@ -160,7 +162,8 @@ def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid
         os._exit(70)
     os.close(STATUS_FD)
     writable = (confinement.work, confinement.tmp, "/dev")
-    runner.run(confinement.work, RECORDS_FD, str(request["nonce"]), writable)
+    runner.run(confinement.work, RECORDS_FD, str(request["nonce"]), writable,
+               block_network=not confinement.own_network)
 
 
 def _sweep(uid: int) -> None:
