@@ -165,3 +165,32 @@ def test_honest_results_still_pass():
     report = run("def add(a, b):\n    return a + b\n", tests)
     assert report.status == "passed", report.detail
     assert [(t.name, t.outcome) for t in report.tests] == [("test_add", "passed")]
+
+
+def test_ordinary_mocking_is_not_mistaken_for_tampering():
+    code = ("def ask():\n    return int(input()) * 2\n\n"
+            "class Clock:\n    def now(self):\n        return 1\n")
+    tests = '''
+import builtins
+from unittest import mock
+import pytest
+from solution import Clock, ask
+
+@pytest.fixture(scope="module", autouse=True)
+def typed_input():
+    with mock.patch("builtins.input", return_value="21"):
+        yield
+
+def test_ask():
+    assert ask() == 42
+
+def test_ask_again(monkeypatch, capsys):
+    monkeypatch.setattr(builtins, "print", lambda *a, **k: None)
+    assert ask() == 42
+
+def test_clock():
+    with mock.patch.object(Clock, "now", return_value=5):
+        assert Clock().now() == 5
+'''
+    report = run(code, tests)
+    assert report.status == "passed", (report.detail, report.tests)

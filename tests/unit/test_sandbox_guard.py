@@ -82,3 +82,10 @@ def test_audit_open_allows_writes_only_in_the_work_directory(path, mode, flags, 
     else:
         with pytest.raises(PermissionError):
             _check_open((path, mode, flags), ("/work/",))
+
+
+def test_builtins_that_tests_mock_are_not_tampering(guard, monkeypatch):
+    watcher, _ = guard
+    monkeypatch.setattr(builtins, "input", lambda *args: "5")
+    monkeypatch.setattr(builtins, "print", lambda *args, **kwargs: None)
+    assert watcher.changes(full=True) == []

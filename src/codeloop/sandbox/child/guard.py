@@ -59,6 +59,18 @@ def _watched(extra: tuple[str, ...]) -> dict[str, Any]:
     return owners
 
 
+# Builtins whose replacement would change how outcomes are decided. print, input, open
+# and the like are left out: tests mock them, legitimately, often in module fixtures.
+CORE_BUILTINS = ("isinstance", "issubclass", "type", "object", "getattr", "hasattr",
+                 "setattr", "super", "repr", "str", "len", "iter", "next", "id", "bool")
+
+
+def _watched_builtins() -> dict[str, Any]:
+    return {name: value for name, value in vars(builtins).items()
+            if name in CORE_BUILTINS
+            or (isinstance(value, type) and issubclass(value, BaseException))}
+
+
 class RunnerGuard:
     """Holds the snapshot of the runner's world and reports how it has been changed."""
 
@@ -77,6 +89,7 @@ class RunnerGuard:
         """
         self._snapshot = {key: (owner, dict(vars(owner)))
                           for key, owner in _watched(self._extra).items()}
+        self._snapshot["builtins"] = (builtins, _watched_builtins())
         critical = CRITICAL_MODULES | set(self._extra)
         self._critical = [k for k in self._snapshot if k in critical or k.rsplit(".", 1)[0]
                           in critical]
