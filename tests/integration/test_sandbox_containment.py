@@ -405,16 +405,27 @@ def test_without_namespaces_the_run_works_and_says_what_is_missing(monkeypatch, 
     monkeypatch.setenv("CODELOOP_SANDBOX_STRATEGY", "none")
     port, accepted = local_server
     outside = Path("/tmp") / f"elsewhere-{uuid.uuid4().hex}"
-    tests = f"""
+    marker = f"codeloop-linger-{uuid.uuid4().hex}"
+    tests = spawn_lingering(marker) + f"""
 import socket
 def test_refused():
     with pytest.raises(PermissionError):
         open({str(outside)!r}, "w")
     with pytest.raises(PermissionError):
         socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    leave_children()
 """
     report = run(tests)
     assert report.status == "passed", (report.detail, report.tests)
     assert "network, filesystem and processes NOT isolated" in report.isolation
     assert not outside.exists()
     assert accepted == []
+    time.sleep(0.2)
+    survivors = processes_with(marker)
+    if "memory cgroup" in report.isolation:  # its member list reaches even setsid daemons
+        assert survivors == []
+    else:  # the process group is killed; a setsid daemon can escape it
+        daemons = processes_with(f"{marker}-daemon")
+        for pid in survivors:
+            os.kill(int(pid), 9)
+        assert sorted(survivors) == sorted(daemons)

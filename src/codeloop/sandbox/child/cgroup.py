@@ -84,6 +84,8 @@ def remove(path: str) -> None:
                 pids = [int(pid) for pid in handle.read().split()]
         except OSError:
             return
+        if os.getpid() in pids:
+            return  # we could not leave it: leave it be rather than kill ourselves
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

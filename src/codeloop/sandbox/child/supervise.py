@@ -67,9 +67,11 @@ def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
     """Supervise one run; `fds` are the write ends of stdout, stderr, records and status."""
     stdout, stderr, records, status = fds
     _write(status, {"kind": "supervisor", "pid": os.getpid()})
-    group = _memory_cgroup(request) if request["isolate"] else None
-    request = {**request, "outer_uid": os.getuid(), "cgroup": group is not None}
+    outer_uid = os.getuid()
     strategy, in_pid_ns = _strategy(bool(request["isolate"]), str(request["strategy"]))
+    # Only root can be sure to leave and remove the cgroup again (not from a user namespace).
+    group = _memory_cgroup(request) if strategy in ("root", "none") and outer_uid == 0 else None
+    request = {**request, "outer_uid": outer_uid, "cgroup": group is not None}
     uid = confine.UID_BASE + os.getpid()
     pid = os.fork()
     if pid == 0:
