@@ -1,8 +1,9 @@
 """Confine the test process: namespaces, private root, resource limits, no privileges.
 
-Runs in the forked test process before any untrusted code is imported. Each OS layer is
-tried on its own and whatever could not be applied is named in the description that
-ends up in the report, so a run on a platform without namespaces still works and says so.
+`enter` runs in the run's init process, `restrict` in the test process, both before any
+untrusted code is imported. Each OS layer is tried on its own and whatever could not be
+applied is named in the description that ends up in the report, so a run on a platform
+without namespaces still works and says so.
 
 Strategies (chosen by the supervisor, see supervise.py):
   root    running as uid 0: namespaces, then drop to a uid of this run's own
@@ -49,19 +50,19 @@ def _set_limits(limits: dict[str, Any], strategy: str, outer_uid: int) -> list[s
     """
     cpu = int(limits["cpu_seconds"])
     wanted = {
-        resource.RLIMIT_CPU: (cpu, cpu + 1),
-        resource.RLIMIT_AS: (limits["memory_bytes"],) * 2,
-        resource.RLIMIT_FSIZE: (limits["file_bytes"],) * 2,
-        resource.RLIMIT_NOFILE: (limits["open_files"],) * 2,
-        resource.RLIMIT_CORE: (0, 0),
-        resource.RLIMIT_NPROC: (_process_cap(limits["processes"], strategy, outer_uid),) * 2,
+        "RLIMIT_CPU": (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second later
+        "RLIMIT_AS": (limits["memory_bytes"],) * 2,
+        "RLIMIT_FSIZE": (limits["file_bytes"],) * 2,
+        "RLIMIT_NOFILE": (limits["open_files"],) * 2,
+        "RLIMIT_CORE": (0, 0),
+        "RLIMIT_NPROC": (_process_cap(limits["processes"], strategy, outer_uid),) * 2,
     }
     missing = []
-    for which, (soft, hard) in wanted.items():
+    for name, (soft, hard) in wanted.items():
         try:
-            resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError):
-            missing.append(str(which))
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (AttributeError, ValueError, OSError):
+            missing.append(name)
     if outer_uid == 0 and strategy not in ("root", "uid"):
         missing.append("process count (RLIMIT_NPROC is not enforced for root)")
     return missing
