@@ -84,3 +84,23 @@ def test_concurrent_runs_from_many_threads_stay_separate():
         assert status == "failed"
         assert tests == [f"test_value_{n}:passed", f"test_wrong_{n}:failed"]
     assert time.monotonic() - started < 60
+
+
+def test_a_dead_zygote_is_replaced():
+    from codeloop.sandbox.forkserver import SERVER
+
+    assert run_sandboxed(ADD, "def test_x():\n    pass\n").status == "passed"
+    assert SERVER._proc is not None
+    SERVER._proc.kill()
+    SERVER._proc.wait()
+    assert run_sandboxed(ADD, "def test_x():\n    pass\n").status == "passed"
+
+
+def test_a_zygote_that_cannot_start_is_a_clear_error(monkeypatch, tmp_path):
+    from codeloop.sandbox import forkserver, run
+
+    monkeypatch.setattr(forkserver, "CHILD_DIR", tmp_path / "missing")
+    monkeypatch.setattr(run, "SERVER", forkserver.ForkServer())
+    report = run_sandboxed(ADD, "def test_x():\n    pass\n")
+    assert report.status == "error"
+    assert report.detail.startswith("not run: the sandbox's zygote did not start")

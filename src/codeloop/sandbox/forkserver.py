@@ -103,7 +103,8 @@ class ForkServer:
             proc.kill()
             error = proc.stderr.read().decode(errors="replace").strip().splitlines()
             ours.close()
-            raise SandboxUnavailable(f"the sandbox's zygote did not start: {error[-1:] or '?'}")
+            last = error[-1] if error else f"exit code {proc.wait()}"
+            raise SandboxUnavailable(f"the sandbox's zygote did not start: {last}")
         proc.stderr.close()
         self._proc, self._sock, self._owner = proc, ours, os.getpid()
 
