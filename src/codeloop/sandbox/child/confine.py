@@ -55,9 +55,11 @@ def _set_limits(limits: dict[str, Any], strategy: str, outer_uid: int) -> list[s
         "RLIMIT_FSIZE": (limits["file_bytes"],) * 2,
         "RLIMIT_NOFILE": (limits["open_files"],) * 2,
         "RLIMIT_CORE": (0, 0),
-        "RLIMIT_NPROC": (_process_cap(limits["processes"], strategy, outer_uid),) * 2,
     }
-    missing = []
+    processes = _process_cap(limits["processes"], strategy, outer_uid)
+    if processes is not None:
+        wanted["RLIMIT_NPROC"] = (processes, processes)
+    missing = [] if processes is not None else ["RLIMIT_NPROC (cannot count the user's processes)"]
     for name, (soft, hard) in wanted.items():
         try:
             resource.setrlimit(getattr(resource, name), (soft, hard))
@@ -68,13 +70,15 @@ def _set_limits(limits: dict[str, Any], strategy: str, outer_uid: int) -> list[s
     return missing
 
 
-def _process_cap(processes: int, strategy: str, outer_uid: int) -> int:
+def _process_cap(processes: int, strategy: str, outer_uid: int) -> int | None:
     """RLIMIT_NPROC counts all processes of the real uid: add the user's own when we share it.
 
     In a user namespace of our own the count starts afresh.
     """
     if strategy in ("root", "uid", "userns") or outer_uid == 0:
         return processes
+    if not os.path.isdir("/proc"):
+        return None
     uid = str(os.getuid())
     mine = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -167,7 +171,8 @@ def _host_strategy(strategy: str, outer_uid: int, writable: tuple[str, ...], uid
     Only if everyone can read the interpreter's files (a system Python, not one under
     /root): then the code cannot touch root's files, and the process limit holds.
     """
-    if strategy == "off" or outer_uid != 0 or not rootfs.readable_by_all(rootfs.python_dirs()):
+    if (strategy == "off" or outer_uid != 0 or not hasattr(os, "setresuid")
+            or not rootfs.readable_by_all(rootfs.python_dirs())):
         return "none" if strategy == "root" else strategy
     for path in writable:
         os.chown(path, uid, uid)
