@@ -2,15 +2,18 @@
 
 pytest runs the tests in the same process as the code they import, so that code could
 rewrite pytest (make `Function.runtest` a no-op, register a plugin that turns failures
-into passes, swap `builtins.AssertionError` for a skip). A snapshot of the identities of
-everything in pytest's, pluggy's, the runner's and the builtins' namespaces (and of the
-classes defined there) is taken before the test module is imported and compared after
-each test and at the end; any difference makes the run an error, never a pass.
+into passes, swap `builtins.AssertionError` for a skip). A snapshot of everything in
+pytest's, pluggy's and the runner's namespaces (and of the classes defined there), of
+the builtins that decide outcomes, and of the registered plugins and hook functions is
+taken before the test module is imported and compared after each test (the parts that
+decide outcomes) and at the end (all of it); any difference makes the run an error.
 
-An audit hook adds defence in depth: it refuses network connections and writes outside
-the work directory even where the OS layer is missing, and it flags the garbage-collector
-introspection that digging out the runner's internals would need. None of this is the
-containment itself (that is the OS's job); it is what keeps the *report* honest.
+An audit hook adds defence in depth: it refuses writes outside the work directory, and
+network connections where the run has no network namespace of its own, and it flags the
+garbage-collector introspection that digging out the runner's internals would need.
+None of this is the containment itself (that is the OS's job); it keeps the *report*
+honest against code that rewrites its runner. Code that edits memory through ctypes can
+defeat any in-process check; it still cannot leave the sandbox.
 """
 
 from __future__ import annotations
