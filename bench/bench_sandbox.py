@@ -1,6 +1,6 @@
 """Sandbox overhead for a two-test file, against a bare Python start and a naive pytest run.
 
-    .venv/bin/python bench/bench_sandbox.py [--runs 30] [--threads 4]
+    .venv/bin/python bench/bench_sandbox.py [--runs 40] [--threads 4]
 
 Prints medians (and quartiles) in seconds for:
   bare python      `python -c pass` in a subprocess: the floor of any process-based sandbox
@@ -70,7 +70,7 @@ def throughput(threads: int, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
