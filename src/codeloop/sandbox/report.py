@@ -15,17 +15,27 @@ TestOutcome = Literal["passed", "failed", "error", "skipped"]
 class Limits(BaseModel):
     """Resource limits for one sandboxed run."""
 
-    wall_seconds: float = Field(20.0, gt=0, description="Wall-clock limit for the whole run.")
-    cpu_seconds: int = Field(30, gt=0, description="CPU-time limit (RLIMIT_CPU).")
-    memory_bytes: int = Field(1 << 30, gt=0, description="Address-space limit (RLIMIT_AS).")
-    file_bytes: int = Field(64 << 20, gt=0, description="Largest file the code may write.")
-    open_files: int = Field(256, gt=0, description="Most open file descriptors.")
-    processes: int = Field(64, gt=0, description="Most processes (RLIMIT_NPROC, per user).")
-    output_bytes: int = Field(64 << 10, gt=0, description="Captured stdout/stderr cap, each.")
+    wall_seconds: float = Field(default=20.0, gt=0, description="Wall-clock limit of the run.")
+    cpu_seconds: int = Field(default=30, gt=0, description="CPU-time limit (RLIMIT_CPU).")
+    memory_bytes: int = Field(default=1 << 30, gt=0, description="Address space (RLIMIT_AS).")
+    file_bytes: int = Field(default=64 << 20, gt=0, description="Largest file it may write.")
+    open_files: int = Field(default=256, gt=0, description="Most open file descriptors.")
+    processes: int = Field(default=64, gt=0, description="Most processes (RLIMIT_NPROC).")
+    output_bytes: int = Field(default=64 << 10, gt=0, description="stdout/stderr kept, each.")
+    disk_bytes: int = Field(
+        default=256 << 20, gt=0, description="Size of the private /tmp holding the work directory."
+    )
+    isolate: bool = Field(
+        default=True,
+        description="Use OS isolation (namespaces, private root, own uid) where available; "
+        "False only for benchmarks and debugging.",
+    )
 
 
 class TestResult(BaseModel):
     """One test function's outcome, with a short failure message for the model to learn from."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
     name: str
     outcome: TestOutcome
@@ -35,13 +45,16 @@ class TestResult(BaseModel):
 class TestReport(BaseModel):
     """What happened when the generated tests ran against the generated code."""
 
+    __test__ = False
+
     status: RunStatus
     tests: list[TestResult] = Field(default_factory=list)
-    detail: str = Field("", description="Why the run failed as a whole (collection, timeout).")
+    detail: str = Field(default="", description="Why the run failed as a whole, if it did.")
     stdout: str = ""
     stderr: str = ""
     duration: float = 0.0
-    isolation: str = Field("", description="Which isolation was in force for this run.")
+    isolation: str = Field(default="", description="Which isolation was in force for this run.")
+    cpu_seconds: float = Field(default=0.0, description="CPU time the test process used.")
 
     @property
     def passed(self) -> int:
@@ -54,7 +67,7 @@ class TestReport(BaseModel):
         return sum(t.outcome in ("failed", "error") for t in self.tests)
 
     def as_state(self) -> TestReportDict:
-        """The JSON form kept in the graph state (without the bulky captured output)."""
+        """Return the JSON form kept in the graph state (without the bulky captured output)."""
         return {
             "status": self.status,
             "passed": self.passed,

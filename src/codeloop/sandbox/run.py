@@ -1,197 +1,123 @@
-"""The parent side of a sandboxed run: start the runner, enforce the clock, read its report."""
+"""The parent side of a sandboxed run: stage the files, hand the run over, judge the result.
+
+Thread-safe: every call has its own directory, pipes and nonce; the only shared thing
+is the zygote (forkserver.SERVER), whose use is serialised by its lock for the moment
+it takes to send one message.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import secrets
 import shutil
 import signal
-import subprocess
-import sys
+import stat
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from codeloop.sandbox.report import Limits, TestReport, TestResult
+from codeloop.sandbox import judge
+from codeloop.sandbox.collect import gather
+from codeloop.sandbox.forkserver import SERVER, SandboxUnavailable
+from codeloop.sandbox.report import Limits, TestReport
 
-RUNNER = Path(__file__).with_name("runner.py")
 SOLUTION_FILE = "solution.py"
 TESTS_FILE = "test_solution.py"
+MAX_SOURCE_BYTES = 16 << 20
+# Forces an isolation strategy, for tests and debugging: "userns" takes the unprivileged
+# path even as root, "none" runs without namespaces as on a platform that has none.
+STRATEGY_VARIABLE = "CODELOOP_SANDBOX_STRATEGY"
+STRATEGIES = ("auto", "userns", "none")
+# How long past the wall-clock limit the supervisor may take before it is killed.
+BACKSTOP_SECONDS = 10.0
 
 
 def run_sandboxed(code: str, tests: str, limits: Limits | None = None) -> TestReport:
-    """Run `tests` against `code` with pytest in a separate process and report per test.
+    """Run `tests` against `code` with pytest in the sandbox and report per test.
 
-    The code and tests are written to a fresh temporary directory that is removed
-    afterwards; the process group is killed at the wall-clock limit.
+    The inputs are staged in a fresh temporary directory that is removed afterwards;
+    the tests run confined (see the README's Sandbox section) under `limits`.
     """
     limits = limits or Limits()
-    workdir = Path(tempfile.mkdtemp(prefix="codeloop-sandbox-"))
-    try:
-        (workdir / SOLUTION_FILE).write_text(code, encoding="utf-8")
-        (workdir / TESTS_FILE).write_text(tests, encoding="utf-8")
-        return _run_in(workdir, limits)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _run_in(workdir: Path, limits: Limits) -> TestReport:
-    nonce = secrets.token_hex(16)
-    read_fd, write_fd = os.pipe()
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-I", str(RUNNER), str(workdir), str(write_fd)],
-        cwd=workdir,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=(write_fd,),
-        start_new_session=True,
-        env=_child_env(),
-    )
-    os.close(write_fd)
-    assert proc.stdin is not None
-    proc.stdin.write(f"{nonce}\n".encode())
-    proc.stdin.close()
-    readers = [_CappedReader(s, limits.output_bytes) for s in (proc.stdout, proc.stderr)]
-    records = _RecordReader(read_fd, nonce)
-    timed_out = _wait(proc, limits.wall_seconds)
-    for reader in (*readers, records):
-        reader.join()
-    return _build_report(
-        records.records, timed_out, proc.returncode, readers, time.monotonic() - started, limits
-    )
-
-
-def _child_env() -> dict[str, str]:
-    """A minimal environment: no credentials or tokens of the user reach generated code."""
-    keep = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    keep.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-    return keep
-
-
-def _wait(proc: subprocess.Popen[bytes], seconds: float) -> bool:
-    """Wait for the runner; on timeout kill its whole process group. True if it timed out."""
+    size = len(code.encode(errors="replace")) + len(tests.encode(errors="replace"))
+    if size > MAX_SOURCE_BYTES:
+        return TestReport(status="error", detail=(
+            f"not run: the code and tests are {size} bytes, more than the sandbox accepts "
+            f"({MAX_SOURCE_BYTES} bytes)"))
+    src = Path(tempfile.mkdtemp(prefix="codeloop-sandbox-"))
     try:
-        proc.wait(timeout=seconds)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    _kill_group(proc.pid)
-    proc.wait()
-    return timed_out
+        (src / SOLUTION_FILE).write_text(code, encoding="utf-8", errors="surrogateescape")
+        (src / TESTS_FILE).write_text(tests, encoding="utf-8", errors="surrogateescape")
+        (src / "root").mkdir()
+        report = _run_in(src, limits)
+    finally:
+        _remove(src)
+    report.duration = time.monotonic() - started
+    return report
 
 
-def _kill_group(pgid: int) -> None:
+def _strategy() -> str:
+    """Return the isolation strategy: "auto", or one forced by CODELOOP_SANDBOX_STRATEGY."""
+    wanted = os.environ.get(STRATEGY_VARIABLE, "auto").strip().lower() or "auto"
+    if wanted not in STRATEGIES:
+        raise SandboxUnavailable(
+            f"{STRATEGY_VARIABLE}={wanted!r} is not one of: {', '.join(STRATEGIES)}")
+    return wanted
+
+
+def _run_in(src: Path, limits: Limits) -> TestReport:
+    nonce = secrets.token_hex(16)
     try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-class _CappedReader(threading.Thread):
-    """Drains a pipe so the child never blocks, keeping only the first `cap` bytes."""
-
-    def __init__(self, stream: IO[bytes] | None, cap: int) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.cap = stream, cap
-        self.data, self.dropped = bytearray(), 0
-        self.start()
-
-    def run(self) -> None:
-        assert self.stream is not None
-        while chunk := self.stream.read1(65536):  # type: ignore[attr-defined]
-            room = self.cap - len(self.data)
-            self.data += chunk[:room] if room > 0 else b""
-            self.dropped += max(0, len(chunk) - max(room, 0))
-        self.stream.close()
-
-    def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
-        return text + (f"\n[... {self.dropped} more bytes truncated]" if self.dropped else "")
-
-
-class _RecordReader(threading.Thread):
-    """Reads the runner's JSON records, keeping only those signed with this run's nonce."""
-
-    MAX_BYTES = 8 << 20
-
-    def __init__(self, fd: int, nonce: str) -> None:
-        super().__init__(daemon=True)
-        self.fd, self.nonce = fd, nonce
-        self.records: list[dict[str, Any]] = []
-        self.start()
-
-    def run(self) -> None:
-        with os.fdopen(self.fd, "rb") as pipe:
-            consumed = 0
-            for line in pipe:
-                consumed += len(line)
-                if consumed > self.MAX_BYTES:
-                    break
-                record = _parse_record(line)
-                if record is not None and record.pop("nonce", None) == self.nonce:
-                    self.records.append(record)
-
-
-def _parse_record(line: bytes) -> dict[str, Any] | None:
+        request = {"src": str(src), "nonce": nonce, "isolate": limits.isolate,
+                   "strategy": _strategy(), "limits": limits.model_dump()}
+    except SandboxUnavailable as exc:
+        return TestReport(status="error", detail=f"not run: {exc}")
+    pipes = {name: os.pipe() for name in ("stdout", "stderr", "records", "status")}
     try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _build_report(
-    records: list[dict[str, Any]],
-    timed_out: bool,
-    returncode: int | None,
-    readers: list[_CappedReader],
-    duration: float,
-    limits: Limits,
-) -> TestReport:
-    tests = [
-        TestResult(name=str(r["name"]), outcome=r["outcome"], message=str(r.get("message", "")))
-        for r in records
-        if r.get("kind") == "test"
-    ]
-    collect_errors = [r for r in records if r.get("kind") == "collect_error"]
-    finished = any(r.get("kind") == "finished" for r in records)
-    status, detail = _judge(tests, collect_errors, finished, timed_out, returncode, limits)
+        SERVER.submit(request, [write for _, write in pipes.values()])
+    except SandboxUnavailable as exc:
+        for read, _ in pipes.values():
+            os.close(read)
+        return TestReport(status="error", detail=f"not run: {exc}")
+    finally:
+        for _, write in pipes.values():
+            os.close(write)
+    deadline = time.monotonic() + limits.wall_seconds + BACKSTOP_SECONDS
+    gathered = gather({name: read for name, (read, _) in pipes.items()},
+                      limits.output_bytes, deadline)
+    status = gathered.lines(gathered.status)
+    if not gathered.complete:
+        _kill_supervisor(status)
+    records = judge.signed(gathered, nonce)
+    state, detail, tests = judge.assess(records, status, limits)
+    isolation = (judge.first(status, "isolation") or {}).get("description", "")
+    cpu = (judge.first(status, "exit") or {}).get("cpu_seconds", 0.0)
     return TestReport(
-        status=status,
-        tests=tests,
-        detail=detail,
-        stdout=readers[0].text(),
-        stderr=readers[1].text(),
-        duration=duration,
-        isolation="process group, temporary directory, scrubbed environment",
+        status=state, tests=tests, detail=judge.clean(detail),
+        stdout=gathered.stdout.text(), stderr=gathered.stderr.text(),
+        isolation=str(isolation), cpu_seconds=float(cpu),
     )
 
 
-def _judge(
-    tests: list[TestResult],
-    collect_errors: list[dict[str, Any]],
-    finished: bool,
-    timed_out: bool,
-    returncode: int | None,
-    limits: Limits,
-) -> tuple[Any, str]:
-    """Decide the run's status; anything short of a clean, complete report is not a pass."""
-    if timed_out:
-        return "timeout", f"timeout: the tests ran longer than {limits.wall_seconds:g} s"
-    if collect_errors:
-        first = collect_errors[0]
-        return "error", f"collecting the tests failed:\n{first.get('message', '')}"
-    if not finished:
-        return "error", f"the test process ended early (exit code {returncode}) without a report"
-    if not tests:
-        return "error", "no tests were collected: write test functions named test_*"
-    if any(t.outcome in ("failed", "error") for t in tests):
-        return "failed", ""
-    if not any(t.outcome == "passed" for t in tests):
-        return "failed", "every test was skipped: nothing was checked"
-    return "passed", ""
+def _kill_supervisor(status: list[dict[str, Any]]) -> None:
+    """Kill a supervisor that overran its own deadline (its test process dies with it)."""
+    pid = next((s.get("pid") for s in status if s.get("kind") == "supervisor"), None)
+    if isinstance(pid, int) and pid > 1:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _remove(path: Path) -> None:
+    """Remove the staging directory even if the code left read-only or unreadable entries."""
+
+    def make_writable(func: Any, target: str, _: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+        with contextlib.suppress(OSError):
+            func(target)
+
+    shutil.rmtree(path, onerror=make_writable)
