@@ -9,6 +9,7 @@ failure names the example. Only calls to functions the solution defines are used
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 
 PREFIX = "test_task_example_"
@@ -18,6 +19,7 @@ INLINE = re.compile(
     re.MULTILINE,
 )
 MAX_EXAMPLES = 10
+BUILTINS = set(dir(builtins))
 
 
 def example_tests(task: str, code: str) -> str:
@@ -46,12 +48,20 @@ def _examples(task: str) -> list[tuple[str, str]]:
 
 
 def _valid(expr: str, want: str) -> bool:
+    """A call whose only names are the function and builtins, and a literal expected value.
+
+    Examples written loosely (`is_happy(a) => False`, meaning the string "a"; or
+    `("Venus")`, meaning a one-element tuple) are skipped rather than turned into wrong tests.
+    """
     try:
-        ast.parse(expr, mode="eval")
-        ast.literal_eval(want)
+        tree = ast.parse(expr, mode="eval")
+        expected = ast.literal_eval(want)
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
         return False
-    return True
+    called = _called_name(expr)
+    free = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - {called} - BUILTINS
+    ambiguous = want.lstrip().startswith("(") and not isinstance(expected, tuple)
+    return not free and not ambiguous
 
 
 def _called_name(expr: str) -> str | None:

@@ -38,3 +38,10 @@ def test_no_code_no_tests() -> None:
 
 def test_is_example() -> None:
     assert is_example("test_task_example_3") and not is_example("test_add")
+
+
+def test_loosely_written_examples_are_skipped() -> None:
+    task = "below_zero(a) => False\nbelow_zero([1]) == (False)\nbelow_zero([1]) == False\n"
+    tests = example_tests(task, CODE)
+    assert tests.count("def test_task_example") == 1
+    assert "below_zero([1]) == False" in tests and "(a)" not in tests
