@@ -1,5 +1,8 @@
 """The workflow: generate -> execute -> review -> (generate again | finalize).
 
+With the `human_review` context flag, human_review stands in for finalize: a person
+approves (the run ends) or sends feedback (generate again).
+
 Wiring only; each node lives in `codeloop.nodes`. `graph` is what langgraph.json serves;
 `build_graph` compiles it again with a checkpointer for code that wants durable runs.
 """
@@ -13,17 +16,22 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
 from codeloop.nodes import execute, finalize, generate, review
+from codeloop.nodes.human_review import human_review
 from codeloop.state import InputState, OutputState, State
 
 
-def route(state: State, runtime: Runtime[Context]) -> Literal["generate", "finalize"]:
-    """Approved, or out of budget: finalize. Otherwise another round with the findings."""
-    current = state["current"]
-    if current.get("approved"):
-        return "finalize"
-    if state.get("iteration", 0) >= context_of(runtime.context).max_iterations:
-        return "finalize"
-    return "generate"
+def route(
+    state: State, runtime: Runtime[Context]
+) -> Literal["generate", "human_review", "finalize"]:
+    """Approved, or out of budget: finalize (via a person with `human_review`).
+
+    Otherwise another round with the findings.
+    """
+    ctx = context_of(runtime.context)
+    done = state["current"].get("approved") or state.get("iteration", 0) >= ctx.max_iterations
+    if not done:
+        return "generate"
+    return "human_review" if ctx.human_review else "finalize"
 
 
 def build_graph(**compile_options: Any) -> Any:
@@ -34,6 +42,7 @@ def build_graph(**compile_options: Any) -> Any:
     builder.add_node(generate)
     builder.add_node(execute)
     builder.add_node(review)
+    builder.add_node(human_review)
     builder.add_node(finalize)
     builder.add_edge(START, "generate")
     builder.add_edge("generate", "execute")

@@ -58,6 +58,7 @@ class Attempt(TypedDict):
     verdict: NotRequired[VerdictDict]
     review_error: NotRequired[str | None]
     approved: NotRequired[bool]
+    human_approved: NotRequired[bool]  # a person approved it in human review
     tokens: dict[str, int]
     seconds: dict[str, float]
 

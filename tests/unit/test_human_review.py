@@ -1,0 +1,160 @@
+"""Human review: the graph pauses before finalize; a person approves or sends feedback."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from codeloop.graph import build_graph
+from codeloop.nodes.human_review import Answer, parse_answer
+from tests.helpers import reply_with_code as reply_code
+from tests.helpers import reply_with_tests as reply_tests
+from tests.helpers import reply_with_verdict as reply_verdict
+
+ADD = "def add(a, b):\n    return a + b\n"
+ADD_BUG = "def add(a, b):\n    return a - b\n"
+ADD_TESTS = "def test_small():\n    assert add(1, 2) == 3\n"
+TASK = "Write add(a, b) returning the sum of two numbers."
+GOOD_ROUND = [reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9)]
+BAD_ROUND = [reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2, ["subtracts"])]
+
+
+class Session:
+    """One thread of a checkpointed graph: start it, resume it, read its state."""
+
+    def __init__(self, context) -> None:
+        self.graph = build_graph(checkpointer=InMemorySaver())
+        self.context = context
+        self.config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+
+    def start(self) -> dict:
+        return self.graph.invoke({"task": TASK}, self.config, context=self.context)
+
+    def resume(self, answer: object) -> dict:
+        return self.graph.invoke(Command(resume=answer), self.config, context=self.context)
+
+    def pending(self) -> dict:
+        """The value of the one open interrupt."""
+        state = self.graph.get_state(self.config)
+        assert state.next == ("human_review",)
+        (interrupt,) = state.interrupts
+        return interrupt.value
+
+
+def test_pauses_before_finalize_showing_code_tests_and_verdict(scripted):
+    context, _ = scripted(GOOD_ROUND, human_review=True)
+    session = Session(context)
+    out = session.start()
+    assert "status" not in out  # not finalized: waiting for the person
+    shown = session.pending()
+    assert shown["code"].strip() == ADD.strip()
+    assert "def test_small" in shown["tests"]
+    assert shown["verdict"]["score"] == 9
+    assert shown["report"]["status"] == "passed"
+    assert shown["machine_approved"] is True
+    assert shown["iteration"] == 1
+
+
+def test_approve_ends_the_run_approved_without_another_model_call(scripted):
+    context, model = scripted(GOOD_ROUND, human_review=True)
+    session = Session(context)
+    session.start()
+    out = session.resume({"action": "approve"})
+    assert out["status"] == "approved"
+    assert out["final"]["human_approved"] is True
+    assert out["final"]["code"].strip() == ADD.strip()
+    assert len(model.prompts) == 3
+    assert session.graph.get_state(session.config).next == ()
+
+
+def test_feedback_runs_another_iteration_past_the_budget_with_the_feedback_first(scripted):
+    context, model = scripted(GOOD_ROUND + GOOD_ROUND, human_review=True, max_iterations=1)
+    session = Session(context)
+    session.start()
+    session.resume({"action": "feedback", "feedback": "Add a docstring."})
+    prompt = model.prompts[3][-1].text
+    findings = prompt.split("What went wrong:")[1]
+    assert findings.lstrip().startswith("- A person reviewing the code asks: Add a docstring.")
+    shown = session.pending()  # the new attempt comes back to the person
+    assert shown["iteration"] == 2
+    assert session.graph.get_state(session.config).values["human_feedback"] is None
+    out = session.resume("approve")
+    assert out["status"] == "approved"
+    assert out["final"]["iteration"] == 2
+    assert len(out["attempts"]) == 2
+
+
+def test_human_approval_overrides_a_rejected_attempt_and_keeps_the_machine_verdict(scripted):
+    context, _ = scripted(BAD_ROUND, human_review=True, max_iterations=1)
+    session = Session(context)
+    session.start()
+    assert session.pending()["machine_approved"] is False
+    out = session.resume("approved")
+    assert out["status"] == "approved"
+    assert out["final"]["approved"] is False  # the machine's judgement stays on record
+    assert out["final"]["human_approved"] is True
+    assert out["final"]["report"]["status"] == "failed"
+
+
+def test_a_rejected_attempt_within_budget_loops_without_asking(scripted):
+    context, model = scripted(BAD_ROUND + GOOD_ROUND, human_review=True, max_iterations=3)
+    session = Session(context)
+    session.start()
+    assert session.pending()["iteration"] == 2  # the person sees the approved second attempt
+    assert len(model.prompts) == 6
+
+
+def test_an_unusable_answer_is_asked_again_and_loses_nothing(scripted):
+    context, model = scripted(GOOD_ROUND, human_review=True)
+    session = Session(context)
+    session.start()
+    session.resume({"action": "merge"})
+    shown = session.pending()
+    assert "unknown action 'merge'" in shown["answer_problem"]
+    assert shown["code"].strip() == ADD.strip()
+    out = session.resume({"action": "approve"})
+    assert out["status"] == "approved"
+    assert len(model.prompts) == 3
+
+
+def test_without_the_flag_the_run_finalizes_without_pausing(scripted):
+    context, _ = scripted(GOOD_ROUND)
+    session = Session(context)
+    out = session.start()
+    assert out["status"] == "approved"
+    assert "human_approved" not in out["final"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("approve", Answer()),
+        ("  Approved ", Answer()),
+        ({"action": "approve"}, Answer()),
+        ({"action": "APPROVE", "feedback": "ignored"}, Answer()),
+        ("handle n = 0", Answer(feedback="handle n = 0")),
+        ({"action": "feedback", "feedback": " use a loop "}, Answer(feedback="use a loop")),
+    ],
+)
+def test_parse_answer_accepts(reply, expected):
+    assert parse_answer(reply) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ("", "the answer was empty"),
+        ({"action": "feedback"}, "feedback needs some text"),
+        ({"action": "feedback", "feedback": "  "}, "feedback needs some text"),
+        ({}, "unknown action None"),
+        (42, "expected an object or a string, got int"),
+        (None, "expected an object or a string, got NoneType"),
+    ],
+)
+def test_parse_answer_rejects_with_a_reason(reply, problem):
+    answer, reason = parse_answer(reply)
+    assert answer is None
+    assert reason is not None and reason.startswith(problem)
