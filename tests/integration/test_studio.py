@@ -109,7 +109,7 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
             GRAPH,
             input={"task": FIZZBUZZ},
             context={"max_iterations": 2},
-            stream_mode=["updates", "messages-tuple"],
+            stream_mode=["updates", "values", "messages-tuple"],
         )
     )
     other_result = client.runs.join(background["thread_id"], other["run_id"])
@@ -122,6 +122,9 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
     assert len(tokens) > 20  # the model's tokens, as they were written
     assert {meta["langgraph_node"] for _, meta in tokens} >= {"generate", "review"}
     assert len(answers) >= 3 and set(answers) == {200}, answers  # /ok never stalled
+    assert "BlockingError" not in server.log.read_text(errors="replace")
+    last_values = [p.data for p in parts if p.event == "values"][-1]
+    assert last_values["status"] == "approved", server.log_tail()
 
     state = client.threads.get_state(streamed["thread_id"])
     assert state["next"] == []
