@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from codeloop.models.local import ModelTimeoutError
-from codeloop.server.app import create_app
 from codeloop.server.health import Probe
+from codeloop.server.service import create_app
 from codeloop.server.settings import Settings
 from codeloop.server.steps import NO_TESTS
 from tests.helpers import reply_with_code, reply_with_tests, reply_with_verdict
@@ -228,3 +228,18 @@ def test_errors_in_the_work_are_one_clean_line(scripted, error, status, detail):
     reply = client_for(context).post("/generate", json={"task": TASK})
     assert reply.status_code == status
     assert reply.json() == {"detail": detail}
+
+
+def test_the_mounted_app_loads_by_file_path_as_the_langgraph_server_loads_it():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from fastapi import FastAPI
+
+    repo = Path(__file__).resolve().parents[2]
+    path, _, name = json.loads((repo / "langgraph.json").read_text())["http"]["app"].rpartition(":")
+    spec = importlib.util.spec_from_file_location("user_router_module", repo / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # not registered in sys.modules, as there
+    assert isinstance(getattr(module, name), FastAPI)
