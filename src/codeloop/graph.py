@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from codeloop.context import Context, context_of
 from codeloop.nodes import execute, finalize, generate, review
 from codeloop.nodes.human_review import human_review
-from codeloop.state import InputState, OutputState, State
+from codeloop.state import InputState, State
 
 
 def route(
@@ -36,9 +36,9 @@ def route(
 
 def build_graph(**compile_options: Any) -> Any:
     """Compile the workflow; options (checkpointer, interrupts) go to `compile`."""
-    builder = StateGraph(
-        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
-    )
+    # No narrower output schema: the server streams only output fields, and Studio's update
+    # stream should show every node's progress (the attempt in progress, the iteration).
+    builder = StateGraph(State, context_schema=Context, input_schema=InputState)
     builder.add_node(generate)
     builder.add_node(execute)
     builder.add_node(review)

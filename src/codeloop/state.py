@@ -82,11 +82,3 @@ class State(InputState):
     final: NotRequired[Attempt | None]
     error: NotRequired[str | None]
 
-
-class OutputState(TypedDict):
-    """What a finished run hands back."""
-
-    status: Status
-    final: Attempt | None
-    attempts: list[Attempt]
-    error: NotRequired[str | None]

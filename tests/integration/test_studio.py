@@ -118,6 +118,9 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
     assert [p.data for p in parts if p.event == "error"] == []
     steps = [next(iter(p.data)) for p in parts if p.event == "updates"]
     assert steps[:3] == ["generate", "execute", "review"] and steps[-1] == "finalize"
+    updates = [p.data for p in parts if p.event == "updates"]
+    assert "def fizzbuzz" in updates[0]["generate"]["current"]["code"]  # progress, not just output
+    assert updates[1]["execute"]["current"]["report"]["total"] >= 1
     tokens = [p.data for p in parts if p.event == "messages"]
     assert len(tokens) > 20  # the model's tokens, as they were written
     assert {meta["langgraph_node"] for _, meta in tokens} >= {"generate", "review"}
