@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codeloop.graph import build_graph  # noqa: E402
-from codeloop.models.scripted import ScriptedChatModel  # noqa: E402
-from codeloop.sandbox import TestReport, TestResult  # noqa: E402
-from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict  # noqa: E402
+from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict
+
+from codeloop.graph import build_graph
+from codeloop.models.scripted import ScriptedChatModel
+from codeloop.sandbox import TestReport, TestResult
 
 CODE = reply_with_code("def add(a, b):\n    return a - b\n")
 TESTS = reply_with_tests("def test_add():\n    assert add(1, 2) == 3\n")

@@ -34,7 +34,7 @@ def run(task: str, out: str) -> tuple[dict, float, int]:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, _, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     return json.loads(stdout), seconds, usage.ru_maxrss * 1024
 

@@ -37,6 +37,14 @@ class Context:
         default=0.0,
         metadata={"description": "Sampling temperature for generation; 0 is greedy."},
     )
+    retry_temperature: float = field(
+        default=0.0,
+        metadata={
+            "description": "Sampling temperature for attempts after the first (at least "
+            "`temperature`): above 0, a retry explores other solutions instead of "
+            "repeating one the tests rejected."
+        },
+    )
     seed: int = field(
         default=0,
         metadata={"description": "Sampling seed, so a run can be repeated."},
@@ -68,8 +76,9 @@ class Context:
             raise ValueError(f"max_iterations must be 1-20, got {self.max_iterations}")
         if not 0 <= self.review_threshold <= 10:
             raise ValueError(f"review_threshold must be 0-10, got {self.review_threshold}")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be 0-2, got {self.temperature}")
+        for name in ("temperature", "retry_temperature"):
+            if not 0.0 <= getattr(self, name) <= 2.0:
+                raise ValueError(f"{name} must be 0-2, got {getattr(self, name)}")
         for name in ("test_timeout", "model_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -15,7 +15,8 @@ import re
 PREFIX = "test_task_example_"
 DOCTEST = re.compile(r"^\s*>>>\s?(?P<expr>.+)\n(?P<want>(?:^(?!\s*>>>)\s*\S.*\n?)+)", re.MULTILINE)
 INLINE = re.compile(
-    r"^\s*(?P<expr>[A-Za-z_]\w*\(.*\))\s*(?:==>|==|=>|->|➞|→|should return|returns)\s*(?P<want>.+?)\s*$",
+    r"^\s*(?P<expr>[A-Za-z_]\w*\(.*\))\s*"
+    r"(?:==>|==|=>|->|➞|→|should return|returns)\s*(?P<want>.+?)\s*$",
     re.MULTILINE,
 )
 MAX_EXAMPLES = 10
@@ -25,7 +26,7 @@ BUILTINS = set(dir(builtins))
 def example_tests(task: str, code: str) -> str:
     """Test functions for the task's examples that call functions `code` defines ('' if none)."""
     defined = _defined_names(code)
-    tests = []
+    tests: list[str] = []
     for expr, want in _examples(task):
         call = _called_name(expr)
         if call in defined:

@@ -111,7 +111,7 @@ def _split_asserts(node: ast.stmt) -> list[str]:
     if len(body) < 2 or not all(isinstance(n, ast.Assert) for n in body):
         return []
     seen: set[str] = set()
-    tests = []
+    tests: list[str] = []
     for statement in body:
         assert isinstance(statement, ast.Assert)
         subject = _assert_subject(statement)

@@ -9,9 +9,9 @@ on Python 3.11.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 Status = Literal["running", "approved", "not_approved", "error"]
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -53,6 +53,7 @@ class Attempt(TypedDict):
     iteration: int
     code: str
     tests: str
+    task_tests: NotRequired[list[str]]
     parse_error: str | None
     report: NotRequired[TestReportDict]
     verdict: NotRequired[VerdictDict]

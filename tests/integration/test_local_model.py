@@ -48,6 +48,6 @@ def test_json_schema_constrains_the_reply(model) -> None:
 
 
 def test_timeout_stops_a_long_generation(model) -> None:
-    with pytest.raises(ModelTimeoutError, match="took longer than 0.5 s"):
+    with pytest.raises(ModelTimeoutError, match=r"took longer than 0\.5 s"):
         model.invoke([HumanMessage("Write a 2000-word essay on compilers.")], max_tokens=2000, timeout=0.5)
     assert model.invoke([HumanMessage("Say ok.")], max_tokens=5).text  # still usable afterwards

@@ -48,7 +48,7 @@ def test_corrupted_cached_copy_is_an_error_that_says_so(isolated: Path) -> None:
         byte = fh.read(1)
         fh.seek(SIZE // 2)
         fh.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(ModelFileError, match="fails its SHA-256 check.*delete it"):
+    with pytest.raises(ModelFileError, match=r"fails its SHA-256 check.*delete it"):
         resolve_model_file()
 
 

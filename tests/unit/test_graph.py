@@ -155,3 +155,31 @@ def test_attempt_records_tokens_and_timings(scripted):
     attempt = run(context)["final"]
     assert attempt["tokens"]["completion"] > 0
     assert set(attempt["seconds"]) == {"generate", "execute", "review"}
+
+
+def test_best_attempt_trusts_the_tasks_own_tests_and_prefers_the_earliest_on_ties() -> None:
+    from codeloop.nodes.finalize import best_attempt
+
+    def attempt(iteration: int, outcomes: dict[str, str], task_tests: list[str]) -> dict:
+        tests = [{"name": n, "outcome": o, "message": ""} for n, o in outcomes.items()]
+        report = {"status": "failed", "passed": 0, "total": len(tests), "tests": tests}
+        return {"iteration": iteration, "report": report, "task_tests": task_tests}
+
+    example = ["test_task_example_1"]
+    first = attempt(1, {"test_a": "failed", "test_b": "passed", "test_task_example_1": "passed"}, example)
+    second = attempt(2, {"test_a": "passed", "test_b": "passed", "test_task_example_1": "failed"}, example)
+    third = attempt(3, {"test_a": "failed", "test_b": "passed", "test_task_example_1": "passed"}, example)
+    assert best_attempt([first, second, third])["iteration"] == 1
+
+
+def test_retries_sample_at_the_retry_temperature(scripted):
+    context, model = scripted(
+        [
+            reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2),
+            reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
+        ],
+        retry_temperature=0.7,
+    )
+    run(context)
+    temperatures = [o["temperature"] for o in model.options if "json_schema" not in o]
+    assert temperatures == [0.0, 0.0, 0.7, 0.7]

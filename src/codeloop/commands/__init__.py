@@ -1,1 +1,1 @@
-"""One module per `codeloop` subcommand, each with `register(subparsers)` and `handle(args, console)`."""
+"""One module per `codeloop` subcommand: `register(subparsers)` and `handle(args, console)`."""

@@ -9,15 +9,23 @@ from typing import Any
 from codeloop.context import Context
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
+def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> None:
     """Options shared by every command that runs the loop."""
     parser.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
     parser.add_argument("--max-iterations", type=int, help="rounds before giving up (default 3)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    parser.add_argument(
+        "--retry-temperature", type=float, help="sampling temperature for retries (default 0)"
+    )
+    parser.add_argument("--out", type=Path, default=Path(out), help=f"output folder ({out})")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
 
 def context_from(args: argparse.Namespace, **extra: Any) -> Context:
     """A Context from the options given; anything not given keeps its default."""
-    given = {"model": args.model, "max_iterations": args.max_iterations, **extra}
+    given = {
+        "model": args.model,
+        "max_iterations": args.max_iterations,
+        "retry_temperature": args.retry_temperature,
+        **extra,
+    }
     return Context(**{k: v for k, v in given.items() if v is not None})

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.progress import TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from codeloop.commands.common import context_from
+from codeloop.commands.common import add_run_options, context_from
 from codeloop.evals.harness import MODES, Mode, ResultsLog, pending, run_all
 from codeloop.evals.humaneval import load_problems
 from codeloop.evals.summary import write_summary
@@ -24,11 +29,8 @@ def register(commands: Any) -> None:
     ev.add_argument("--limit", type=_positive, help="number of problems (default all)")
     ev.add_argument("--offset", type=_non_negative, default=0, help="skip the first K problems")
     ev.add_argument("--mode", choices=["single", "loop", "both"], default="both")
-    ev.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
-    ev.add_argument("--max-iterations", type=int, help="loop rounds per problem (default 3)")
     ev.add_argument("--concurrency", type=_positive, default=1, help="problems at once")
-    ev.add_argument("--out", type=Path, default=Path("results/eval-humaneval"), help="output folder")
-    ev.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_run_options(ev, out="results/eval-humaneval")
 
 
 def handle(args: argparse.Namespace, err: Console) -> int:
@@ -51,7 +53,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     print(write_summary(records, modes, args.out, title))
     err.print(f"results: {log.path}, {args.out / 'summary.md'}, {args.out / 'chart.png'}")
     if errors:
-        err.print(f"[yellow]{errors} run(s) failed and were not recorded: rerun to retry them[/yellow]")
+        err.print(f"[yellow]{errors} run(s) failed, not recorded: rerun to retry them[/yellow]")
     return 0 if not errors else 1
 
 
@@ -67,7 +69,9 @@ def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurren
             for record in run_all(work, context, log, concurrency):
                 if "error" in record:
                     errors += 1
-                    progress.console.print(f"{record['task_id']} {record['mode']}: {record['error']}")
+                    progress.console.print(
+                        f"{record['task_id']} {record['mode']}: {record['error']}"
+                    )
                 else:
                     passed[record["mode"]].append(record["passed"])
                 rates = "  ".join(f"{m} {100 * sum(v) / len(v):.0f}%" for m, v in passed.items())

@@ -50,7 +50,7 @@ def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
     result = run_task(problem.prompt, context)
     attempts = result.attempts
     return {
-        "code": (result.final or {}).get("code", ""),
+        "code": result.final["code"] if result.final else "",
         "status": result.status,
         "iterations": len(attempts),
         "attempts": [_attempt_brief(problem, a) for a in attempts],
@@ -65,14 +65,15 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
 
     Kept for analysing the loop: whether the attempt it chose was its best one.
     """
-    report = attempt.get("report") or {}
+    report: dict[str, Any] = dict(attempt.get("report") or {})
+    verdict: dict[str, Any] = dict(attempt.get("verdict") or {})
     tests = report.get("tests", [])
     examples = [t for t in tests if is_example(t["name"])]
     return {
         "tests": f"{report.get('passed', 0)}/{report.get('total', 0)}",
         "examples": f"{sum(t['outcome'] == 'passed' for t in examples)}/{len(examples)}",
         "status": report.get("status"),
-        "score": (attempt.get("verdict") or {}).get("score"),
+        "score": verdict.get("score"),
         "approved": attempt.get("approved", False),
         "hidden": bool(attempt["code"]) and score(problem, attempt["code"]).status == "passed",
     }
@@ -170,7 +171,8 @@ def run_all(
             try:
                 record = future.result()
             except Exception as exc:  # one problem's failure must not end the evaluation
-                yield {"task_id": problem.task_id, "mode": mode, "error": f"{type(exc).__name__}: {exc}"}
+                error = f"{type(exc).__name__}: {exc}"
+                yield {"task_id": problem.task_id, "mode": mode, "error": error}
                 continue
             log.append(record)
             yield record

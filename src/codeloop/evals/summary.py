@@ -65,7 +65,9 @@ def paired_difference(records: list[dict[str, Any]]) -> tuple[int, float] | None
     return len(both), 100.0 * (loop - single) / len(both)
 
 
-def markdown(summaries: list[ModeSummary], difference: tuple[int, float] | None, title: str) -> str:
+def markdown(
+    summaries: list[ModeSummary], difference: tuple[int, float] | None, title: str
+) -> str:
     """The summary table as markdown."""
     lines = [
         f"# {title}",
@@ -83,7 +85,10 @@ def markdown(summaries: list[ModeSummary], difference: tuple[int, float] | None,
         )
     if difference:
         count, points = difference
-        lines += ["", f"Loop minus single on the {count} problems run in both modes: {points:+.1f} points."]
+        lines += [
+            "",
+            f"Loop minus single on the {count} problems run in both modes: {points:+.1f} points.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -113,7 +118,9 @@ def chart(summaries: list[ModeSummary], path: Path) -> None:
     tmp.replace(path)
 
 
-def write_summary(records: list[dict[str, Any]], modes: tuple[str, ...], folder: Path, title: str) -> str:
+def write_summary(
+    records: list[dict[str, Any]], modes: tuple[str, ...], folder: Path, title: str
+) -> str:
     """Write summary.md and chart.png into `folder`; return the markdown."""
     summaries = [summarize(records, m) for m in modes]
     text = markdown(summaries, paired_difference(records), title)

@@ -29,7 +29,9 @@ def load_model(spec: str, *, timeout: float = 300.0) -> BaseChatModel:
         return _load_local(target, timeout)
     if kind == "tgi":
         if not target.startswith(("http://", "https://")):
-            raise ModelSpecError(f"tgi spec needs a URL, e.g. tgi:http://localhost:8080 (got {spec!r})")
+            raise ModelSpecError(
+                f"tgi spec needs a URL, e.g. tgi:http://localhost:8080 (got {spec!r})"
+            )
         from codeloop.models.tgi import load_tgi
 
         return load_tgi(target, timeout=timeout)

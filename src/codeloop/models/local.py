@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -98,7 +98,7 @@ class LlamaChatModel(BaseChatModel):
             for part in self._engine.llama.create_chat_completion(**request):
                 if time.monotonic() > deadline:
                     raise ModelTimeoutError(f"the embedded model took longer than {timeout:g} s")
-                choice = part["choices"][0]
+                choice: dict[str, Any] = dict(part["choices"][0])  # type: ignore[index,arg-type]
                 finish = choice.get("finish_reason") or finish
                 text = choice["delta"].get("content")
                 if text:

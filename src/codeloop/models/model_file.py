@@ -49,7 +49,7 @@ def resolve_model_file() -> Path:
 
 
 def cache_dir() -> Path:
-    """codeloop's per-user cache (`CODELOOP_CACHE_DIR`, else XDG cache, else ~/.cache)."""
+    """The per-user cache (`CODELOOP_CACHE_DIR`, else XDG cache, else ~/.cache)."""
     base = os.environ.get("CODELOOP_CACHE_DIR")
     if base:
         return Path(base).expanduser()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from codeloop.state import Attempt, State
 
 
@@ -15,13 +17,22 @@ def finalize(state: State) -> dict[str, object]:
 
 
 def best_attempt(attempts: list[Attempt]) -> Attempt | None:
-    """Most tests passed, then the best review score, then the latest."""
+    """The attempt most likely right when none was approved.
 
-    def rank(pair: tuple[int, Attempt]) -> tuple[int, int, int, int]:
+    In order: most of the task's own tests passed (its examples and the user's tests,
+    which are trusted; the model's own expected values are often wrong), a clean run,
+    most tests passed, the best review score, and on a tie the earliest attempt (later
+    ones were written to satisfy tests that may themselves be wrong).
+    """
+
+    def rank(pair: tuple[int, Attempt]) -> tuple[int, int, int, int, int]:
         index, attempt = pair
-        report = attempt.get("report") or {}
-        verdict = attempt.get("verdict") or {}
+        report: dict[str, Any] = dict(attempt.get("report") or {})
+        passed = {t["name"] for t in report.get("tests", []) if t["outcome"] == "passed"}
+        trusted = len(passed & set(attempt.get("task_tests", [])))
         clean = int(report.get("status") == "passed")
-        return (clean, int(report.get("passed", 0)), int(verdict.get("score", -1)), index)
+        verdict: dict[str, Any] = dict(attempt.get("verdict") or {})
+        score = int(verdict.get("score", -1))
+        return (trusted, clean, len(passed), score, -index)
 
     return max(enumerate(attempts), key=rank)[1] if attempts else None

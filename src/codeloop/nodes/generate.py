@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -37,7 +38,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     tests = ask_model(
         model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop
     )
-    found = _with_task_tests(
+    found, task_tests = _with_task_tests(
         extract(f"{solution.text}\n\n{tests.text}"), state["task"], state.get("extra_tests")
     )
     found = replace(found, code=with_task_definitions(found.code, state["task"]))
@@ -45,6 +46,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "iteration": len(attempts) + 1,
         "code": found.code,
         "tests": found.tests,
+        "task_tests": task_tests,
         "parse_error": _reason(found.error, solution, tests),
         "tokens": _tokens(solution, tests),
         "seconds": {"generate": round(time.monotonic() - started, 3)},
@@ -61,27 +63,35 @@ def ask_model(
     stop: list[str],
 ) -> AIMessage:
     """One generation call with the run's sampling settings (the seed varies per attempt)."""
+    temperature = ctx.temperature if salt == 0 else max(ctx.temperature, ctx.retry_temperature)
     return call_model(
         model,
         messages,
         stop=stop,
-        temperature=ctx.temperature,
+        temperature=temperature,
         max_tokens=min(max_tokens, ctx.max_new_tokens),
         seed=ctx.seed + salt,
         timeout=ctx.model_timeout,
     )
 
 
-def _with_task_tests(found: Extracted, task: str, extra: str | None) -> Extracted:
-    """Add tests from the task's own examples and the user's extra tests to the model's."""
+def _with_task_tests(
+    found: Extracted, task: str, extra: str | None
+) -> tuple[Extracted, list[str]]:
+    """Add tests from the task's own examples and the user's extra tests to the model's.
+
+    Also returns their names: tests the user wrote are trusted more than the model's own
+    when the best of several rejected attempts is chosen.
+    """
     if not found.code:
-        return found
+        return found, []
     parts = [example_tests(task, found.code), (extra or "").strip()]
     added = "\n\n".join(p for p in parts if p)
     if not added:
-        return found
+        return found, []
     tests = f"{found.tests or TEST_HEADER}\n\n# Tests from the task\n{added}\n"
-    return Extracted(code=found.code, tests=tests)
+    names = re.findall(r"^(?:async\s+)?def\s+(test\w*)", added, re.MULTILINE)
+    return Extracted(code=found.code, tests=tests), names
 
 
 def _reason(error: str | None, *replies: AIMessage) -> str | None:

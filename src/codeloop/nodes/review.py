@@ -46,7 +46,9 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if not attempt["parse_error"]:
         verdict, problem = _ask_reviewer(ctx, state["task"], attempt, tokens)
     tests_pass = attempt.get("report", {}).get("status") == "passed"
-    approved = bool(verdict and tests_pass and verdict.approved and verdict.score >= ctx.review_threshold)
+    approved = bool(
+        verdict and tests_pass and verdict.approved and verdict.score >= ctx.review_threshold
+    )
     seconds = {**attempt["seconds"], "review": round(time.monotonic() - started, 3)}
     done: Attempt = {
         **attempt,
