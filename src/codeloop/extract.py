@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 TEST_HEADER = "import pytest\nfrom solution import *\n"
@@ -27,29 +27,56 @@ class Extracted:
     error: str | None = None
 
 
-def extract(reply: str) -> Extracted:
-    """Split `reply` into solution code and pytest tests, or say what is missing."""
-    blocks = _code_blocks(reply)
-    if not blocks:
+def extract(reply: str, tests_reply: str | None = None) -> Extracted:
+    """Split `reply` into solution code and pytest tests, or say what is missing.
+
+    `tests_reply` is a separate reply asked for the tests alone: its tests and helpers
+    join the tests, but its definitions never replace the solution's (a model writing
+    tests often pastes its own, different, version of the function under test). Only if
+    `reply` holds no solution at all is the code taken from there.
+    """
+    main, extra = _partition(reply), _partition(tests_reply or "")
+    if not (main.blocks or extra.blocks):
         return Extracted(error="the reply contains no Python code")
-    code_parts: list[str] = []
-    test_parts: list[str] = []
-    for block in blocks:
+    code, tests = main.imports + main.code, main.imports + main.tests
+    if not any(_defines_something(p) for p in main.code):
+        code = extra.imports + extra.code
+        tests += extra.imports + extra.tests
+    else:
+        defined = {_key(p, -1) for p in main.code}
+        helpers = [p for p in extra.code if _key(p, -1) not in defined]
+        tests += extra.imports + helpers + extra.tests
+    return _assemble(_dedupe(code), _dedupe(tests))
+
+
+@dataclass
+class _Parts:
+    """A reply's top-level statements, sorted by what they are."""
+
+    blocks: int = 0
+    imports: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)
+
+
+def _partition(reply: str) -> _Parts:
+    parts = _Parts()
+    for block in _code_blocks(reply):
         module = _parse_salvaging(block)
         if module is None:
             continue
+        parts.blocks += 1
         lines = block.splitlines()
         for node in module.body:
             part = _source(lines, node)
             if _is_test_node(node):
-                test_parts.extend(_split_asserts(node) or [part])
+                parts.tests.extend(_split_asserts(node) or [part])
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 if not _imports_solution(node):
-                    code_parts.append(part)
-                    test_parts.append(part)
+                    parts.imports.append(part)
             elif _belongs_to_code(node):
-                code_parts.append(part)
-    return _assemble(_dedupe(code_parts), _dedupe(test_parts))
+                parts.code.append(part)
+    return parts
 
 
 def _assemble(code_parts: list[str], test_parts: list[str]) -> Extracted:

@@ -91,3 +91,20 @@ def test_fixtures_and_test_classes_go_to_tests() -> None:
     found = extract(reply)
     assert "@pytest.fixture" in found.tests and "class TestAdd" in found.tests
     assert "fixture" not in found.code and "import pytest" not in found.code
+
+
+def test_tests_reply_never_replaces_the_solution() -> None:
+    solution = "```python\ndef add(a, b):\n    return a + b\n```"
+    tests = (
+        "```python\ndef add(a, b):\n    return a - b\n\ndef helper():\n    return 3\n\n"
+        "def test_add():\n    assert add(1, 2) == helper()\n```"
+    )
+    found = extract(solution, tests)
+    assert "return a + b" in found.code and "a - b" not in found.code
+    assert "a - b" not in found.tests
+    assert "def helper" in found.tests and "def helper" not in found.code
+
+
+def test_solution_found_only_in_the_tests_reply_is_used() -> None:
+    found = extract("I will write it below.", "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n```")
+    assert found.error is None and "def add" in found.code

@@ -39,7 +39,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop
     )
     found, task_tests = _with_task_tests(
-        extract(f"{solution.text}\n\n{tests.text}"), state["task"], state.get("extra_tests")
+        extract(solution.text, tests.text), state["task"], state.get("extra_tests")
     )
     found = replace(found, code=with_task_definitions(found.code, state["task"]))
     attempt: Attempt = {
