@@ -13,11 +13,18 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from codeloop import __version__
+from codeloop.commands import batch, resume, run, runs, show
 from codeloop.commands import eval as eval_command
-from codeloop.commands import run
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
-COMMANDS = {"run": run, "eval": eval_command}
+COMMANDS = {
+    "run": run,
+    "eval": eval_command,
+    "batch": batch,
+    "resume": resume,
+    "runs": runs,
+    "show": show,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,21 +68,31 @@ def run_task(
     on_progress: Callable[[Progress], None] | None = None,
     compiled: Any = None,
     config: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> RunResult:
-    """Run the loop on `task`, calling `on_progress` after every node and model token."""
+    """Run the loop on `task`, calling `on_progress` after every node and model token.
+
+    With a checkpointer (`compiled`) and a thread id (`config`), every node's result is
+    saved before the next node starts; `resume=True` continues that thread from its last
+    checkpoint instead of starting over.
+    """
     task = check_task(task)
     compiled = compiled or graph
     progress = Progress(max_iterations=context.max_iterations)
+    if resume:
+        progress.node = resume_node(compiled.get_state(config).tasks)
     values: dict[str, Any] = {}
     stream = compiled.stream(
-        {"task": task},
+        None if resume else {"task": task},
         config=config,
         context=context,
         stream_mode=["updates", "messages", "values"],
+        durability="sync",
     )
     for mode, payload in stream:
         if mode == "values":
             values = payload
+            progress.iteration = payload.get("iteration") or progress.iteration
         elif mode == "messages":
             progress.tokens += 1
         else:
@@ -97,6 +107,15 @@ def run_task(
         seconds=progress.elapsed,
         context=context,
     )
+
+
+def resume_node(tasks: Any) -> str:
+    """The node a resumed run goes on with: a node whose result was saved is not rerun."""
+    for task in tasks:
+        if task.result is None:
+            return "generate" if task.name == "__start__" else str(task.name)
+        return NEXT_NODE.get(task.name, "resuming")
+    return "resuming"
 
 
 def _apply_update(progress: Progress, update: dict[str, Any]) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 from rich.console import Console
 
 from codeloop.commands.common import add_run_options, context_from
-from codeloop.results import new_result_dir, write_result
-from codeloop.view import LiveView
-from codeloop.workflow import check_task, run_task
+from codeloop.commands.resume import display_path, resume_hint, run_live
+from codeloop.durable import create_run, write_run
+from codeloop.store import open_store
+from codeloop.workflow import check_task
 
 EXIT_APPROVED, EXIT_NOT_APPROVED = 0, 1
 
@@ -31,10 +32,11 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     task = check_task(read_task(args))
     context = context_from(args)
     context.chat_model()  # fail fast on a bad spec or model file, before any progress shows
-    with LiveView(err) as view:
-        result = run_task(task, context, on_progress=view.update)
-    folder = new_result_dir(args.out, result.task)
-    report = write_result(folder, result)
+    with open_store(args.out) as store:  # a durable run: `codeloop resume RUN_ID` after a stop
+        record = create_run(store, task, context, args.out)
+        result = run_live(store, record, context, err, resume_hint(record.run_id, args.out))
+    report = write_run(record, result)
+    folder = Path(record.result_dir)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -68,4 +70,4 @@ def print_summary(console: Console, report: dict[str, Any], folder: Path) -> Non
     final = report.get("final") or {}
     if final.get("report"):
         console.print(f"tests: {final['report']['passed']}/{final['report']['total']} passed")
-    console.print(f"results: {folder}", highlight=False)
+    console.print(f"results: {display_path(folder)}", highlight=False)

@@ -1,13 +1,15 @@
 """Model backends behind one call: `load_model(spec)` returns a LangChain chat model.
 
 Specs: `local` (the embedded GGUF model, see model_file), `local:/path/model.gguf`,
-`tgi:http://HOST:PORT`. Loaded models are cached per process and spec, so a batch or a
+`tgi:http://HOST:PORT`; `scripted:/path/script.json` is a fake model for tests and demos
+(see script_file). Loaded models are cached per process and spec, so a batch or a
 server loads the embedded model once.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -16,6 +18,8 @@ from codeloop.models.model_file import ModelFileError, check_explicit, resolve_m
 
 SPEC_FORMS = "'local', 'local:/path/to/model.gguf' or 'tgi:http://HOST:PORT'"
 LOCAL_CONTEXT_TOKENS = 8192
+# lru_cache does not stop two threads from both missing and loading the model twice.
+_LOAD_LOCK = threading.Lock()
 
 
 class ModelSpecError(ValueError):
@@ -35,6 +39,10 @@ def load_model(spec: str, *, timeout: float = 300.0) -> BaseChatModel:
         from codeloop.models.tgi import load_tgi
 
         return load_tgi(target, timeout=timeout)
+    if kind == "scripted":
+        from codeloop.models.script_file import load_script
+
+        return load_script(target)
     raise ModelSpecError(f"unknown model spec {spec!r}: use {SPEC_FORMS}")
 
 
@@ -49,7 +57,8 @@ def _load_local(target: str, timeout: float) -> BaseChatModel:
     from codeloop.models.local import LlamaChatModel, LlamaEngine
 
     path = check_explicit(Path(target).expanduser()) if target else resolve_model_file()
-    engine = _engine(str(path))
+    with _LOAD_LOCK:
+        engine = _engine(str(path))
     assert isinstance(engine, LlamaEngine)
     return LlamaChatModel(engine, model_name=path.stem, timeout=timeout)
 

@@ -1,0 +1,125 @@
+"""A batch's outcomes and its summary files: `summary.json` and `summary.md` in the results folder.
+
+The summary covers every valid task of the file, whichever invocation finished it, so
+after a rerun it describes the whole batch, not only the tasks the rerun did.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeloop.batch_tasks import BatchTask
+from codeloop.results import write_atomic
+from codeloop.store import RunRecord
+
+if TYPE_CHECKING:
+    from codeloop.batch import BatchRun
+
+STATUSES = ("approved", "not_approved", "error", "pending")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one task of the batch stands: its status, effort and result folder."""
+
+    id: str
+    run_id: str | None
+    status: str
+    iterations: int
+    tokens: dict[str, int]
+    seconds: float
+    folder: str | None
+    error: str | None = None
+
+    @classmethod
+    def pending(cls, task: BatchTask) -> Outcome:
+        """A task not finished yet (interrupted, or not reached)."""
+        return cls(task.id, None, "pending", 0, {"prompt": 0, "completion": 0}, 0.0, None)
+
+    @classmethod
+    def failed(cls, task: BatchTask, record: RunRecord, exc: BaseException) -> Outcome:
+        """A task whose run raised: it has no result folder and is retried on a rerun."""
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        return cls(task.id, record.run_id, "error", 0, {"prompt": 0, "completion": 0}, 0.0,
+                   None, message)
+
+
+def outcome_of(task: BatchTask, record: RunRecord, report: dict[str, Any]) -> Outcome:
+    """The outcome of a task from its written report."""
+    return Outcome(
+        id=task.id,
+        run_id=record.run_id,
+        status=str(report.get("status", "error")),
+        iterations=int(report.get("iterations", 0)),
+        tokens={k: int(v) for k, v in (report.get("tokens") or {}).items()},
+        seconds=float(report.get("seconds", 0.0)),
+        folder=Path(record.result_dir).name,
+    )
+
+
+def summary_of(tasks_file: Path, run: BatchRun, concurrency: int) -> dict[str, Any]:
+    """The batch summary: counts by status, totals, and one row per task."""
+    counts = Counter(o.status for o in run.outcomes)
+    return {
+        "tasks_file": str(tasks_file),
+        "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "total": len(run.outcomes),
+        "counts": {status: counts.get(status, 0) for status in STATUSES},
+        "invalid_lines": run.problems,
+        "iterations": sum(o.iterations for o in run.outcomes),
+        "tokens": {
+            key: sum(o.tokens.get(key, 0) for o in run.outcomes)
+            for key in ("prompt", "completion")
+        },
+        "task_seconds": round(sum(o.seconds for o in run.outcomes), 3),
+        "last_invocation": {
+            "ran": run.ran,
+            "seconds": round(run.seconds, 3),
+            "concurrency": concurrency,
+            "interrupted": run.interrupted,
+        },
+        "tasks": [asdict(o) for o in run.outcomes],
+    }
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
+    """Write summary.json and summary.md atomically."""
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "summary.md", markdown(summary))
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The summary as a Markdown page: counts, totals, a table of tasks, invalid lines."""
+    counts = summary["counts"]
+    lines = [
+        f"# Batch summary: {summary['tasks_file']}",
+        "",
+        f"{summary['total']} tasks: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES),
+        "",
+        f"Iterations: {summary['iterations']} · tokens: {summary['tokens']['prompt']} prompt, "
+        f"{summary['tokens']['completion']} completion · task time: "
+        f"{summary['task_seconds']:.1f} s",
+        "",
+        "| id | status | iterations | tokens | seconds | folder |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for row in summary["tasks"]:
+        tokens = row["tokens"].get("prompt", 0) + row["tokens"].get("completion", 0)
+        status = row["status"] + (f": {row['error']}" if row["error"] else "")
+        lines.append(
+            f"| {row['id']} | {_cell(status)} | {row['iterations']} | {tokens} | "
+            f"{row['seconds']:.1f} | {row['folder'] or ''} |"
+        )
+    if summary["invalid_lines"]:
+        lines += ["", "## Skipped lines", ""]
+        lines += [f"- {_cell(problem)}" for problem in summary["invalid_lines"]]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:300]

@@ -1,0 +1,104 @@
+"""`codeloop batch TASKS.jsonl`: every task of a file, concurrently; rerun the command to resume."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from codeloop.batch import Batch, BatchRun
+from codeloop.batch_report import summary_of, write_summary
+from codeloop.batch_tasks import BatchTask, load_tasks
+from codeloop.batch_view import BatchView, clock
+from codeloop.commands.common import context_from
+from codeloop.context import Context
+from codeloop.durable import context_of_run
+from codeloop.store import RunRecord, ensure_writable, open_store
+
+EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 130
+MAX_CONCURRENCY = 64
+
+
+def register(commands: Any) -> None:
+    """Add the `batch` subcommand."""
+    batch = commands.add_parser(
+        "batch", help="run every task of a JSONL file (rerun the same command to resume)"
+    )
+    batch.add_argument("tasks_file", type=Path, metavar="TASKS.jsonl",
+                       help='one task per line: {"id": ..., "task": ..., "max_iterations"?: ...}')
+    batch.add_argument("--concurrency", type=int, default=1, help="tasks run at once (default 1)")
+    batch.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
+    batch.add_argument("--max-iterations", type=int, help="default rounds per task (default 3)")
+    batch.add_argument("--out", type=Path,
+                       help="results folder (default results/<name of the tasks file>)")
+    batch.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def handle(args: argparse.Namespace, err: Console) -> int:
+    """Run the batch, write its summary, say how it went (and how to resume if stopped)."""
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"--concurrency must be 1-{MAX_CONCURRENCY}, got {args.concurrency}")
+    tasks, problems = load_tasks(args.tasks_file)
+    out: Path = args.out or Path("results") / args.tasks_file.stem
+    for problem in problems:
+        err.print(f"skipped {problem}", highlight=False, markup=False, soft_wrap=True)
+    if not tasks:
+        raise ValueError(f"no valid task in {args.tasks_file}: nothing to run")
+    base = context_from(args)
+    ensure_writable(out)
+    base.chat_model()  # a bad spec fails here; the model loads once, before any thread starts
+
+    def context_for(_: BatchTask, record: RunRecord) -> Context:
+        return context_of_run(record, model=args.model)
+
+    with open_store(out) as store:
+        batch = Batch(store, tasks, out, base, context_for)
+        plan = batch.plan()
+        for conflict in plan.conflicts.values():
+            err.print(f"skipped {conflict}", highlight=False, markup=False, soft_wrap=True)
+        approved = sum(o.status == "approved" for o in plan.done)
+        total = len(tasks) - len(plan.conflicts)
+        if plan.done:
+            err.print(f"{len(plan.done)} of {total} tasks already finished; running the other "
+                      f"{len(plan.todo)}", highlight=False)
+        with BatchView(err, total, len(plan.done), approved) as view:
+            run = batch.run(plan, args.concurrency, on_outcome=view.advance)
+        run.problems = problems + run.problems
+        write_summary(out, summary_of(args.tasks_file, run, args.concurrency))
+    return finish(err, args, out, run)
+
+
+def finish(err: Console, args: argparse.Namespace, out: Path, run: BatchRun) -> int:
+    """The closing lines and the exit code; an interrupted batch says how to resume."""
+    counts = {s: sum(o.status == s for o in run.outcomes) for s in ("approved", "not_approved",
+                                                                   "error", "pending")}
+    listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    err.print(f"batch: {listed} of {len(run.outcomes)} in {clock(run.seconds)} · summary: "
+              f"{out / 'summary.md'}", highlight=False, markup=False, soft_wrap=True)
+    if run.interrupted:
+        err.print(f"interrupted: rerun to resume where it stopped: {resume_command(args, out)}",
+                  highlight=False, markup=False, soft_wrap=True)
+        if run.abandoned:  # runs still inside a model call: they resume from their checkpoint
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    complete = not run.problems and counts["error"] == counts["pending"] == 0
+    return EXIT_COMPLETE if complete else EXIT_INCOMPLETE
+
+
+def resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that resumes this batch."""
+    words = ["codeloop", "batch", str(args.tasks_file), "--out", str(out)]
+    if args.concurrency != 1:
+        words += ["--concurrency", str(args.concurrency)]
+    if args.model:
+        words += ["--model", args.model]
+    if args.max_iterations:
+        words += ["--max-iterations", str(args.max_iterations)]
+    return shlex.join(words)
