@@ -179,9 +179,11 @@ def _open_postgres(url: str) -> PostgresStore:
             f"{DB_ENV} needs the Postgres checkpointer: pip install 'codeloop[postgres]'"
         ) from None
     try:
+        psycopg.connect(url, connect_timeout=10).close()  # the server's own reason, at once
         store = PostgresStore(url)
     except (psycopg.Error, PoolTimeout) as exc:
-        raise StoreError(f"cannot connect to {DB_ENV}={redact(url)}: {exc}") from None
+        reason = " ".join(str(exc).split())
+        raise StoreError(f"cannot connect to {DB_ENV}={redact(url)}: {reason}") from None
     try:
         store._setup()
         store._query(INDEX_SCHEMA)

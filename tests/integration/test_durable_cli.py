@@ -1,0 +1,86 @@
+"""`codeloop run` stopped by Ctrl-C, then `runs`, `show` and `resume`, as real processes.
+
+The model is the `scripted:` file backend with a call log, so the test can see which
+model calls the resumed process made: a finished generate must not be asked for again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.batch_support import cli_env, codeloop_command, logged_calls, run_cli, write_script
+
+pytestmark = pytest.mark.integration
+TASK = "Task T01: write add(a, b) returning the sum."
+
+
+def interrupt_when(proc: subprocess.Popen[str], node: str) -> str:
+    """Read the progress lines until `node` is next, send SIGINT, return all of stderr."""
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(node):
+            proc.send_signal(signal.SIGINT)
+            break
+    else:
+        raise AssertionError(f"the run ended before {node}: {''.join(seen)}")
+    _, rest = proc.communicate(timeout=60)
+    return "".join(seen) + rest
+
+
+def test_interrupted_run_is_listed_shown_and_resumed_without_redoing_generate(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    model = write_script(tmp_path / "script.json", delay=0.3, log=log)
+    proc = subprocess.Popen(
+        codeloop_command("run", TASK, "--model", model, "--out", "out"),
+        cwd=tmp_path, env=cli_env(), stderr=subprocess.PIPE, text=True,
+    )
+    stderr = interrupt_when(proc, "review")
+    assert proc.returncode == 130, stderr
+    found = re.search(r"stopped; continue with: codeloop resume (\S+) --out out", stderr)
+    assert found, stderr
+    run_id = found.group(1)
+    assert not (tmp_path / "out" / run_id).exists()  # no result folder for an unfinished run
+    first_pid = {c["pid"] for c in logged_calls(log)}
+
+    listed = run_cli("runs", "--out", "out", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    row = listed.stdout.splitlines()[1].split()
+    assert row[:3] == [run_id, "unfinished", "0"] and "Task T01" in listed.stdout
+
+    resumed = run_cli("resume", run_id, "--out", "out", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "approved after 1 iteration(s)" in resumed.stderr
+    assert not re.search(r"^generate", resumed.stderr, re.MULTILINE)
+    later = [c["call"] for c in logged_calls(log) if c["pid"] not in first_pid]
+    assert later in (["review"], [])  # review again only if Ctrl-C came before it finished
+    report = json.loads((tmp_path / "out" / run_id / "report.json").read_text())
+    assert report["run_id"] == run_id and report["status"] == "approved"
+
+    shown = run_cli("show", run_id, "--out", "out", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert f"run {run_id}: approved" in shown.stdout
+    assert "attempt 1: tests 2/2 passed · review 9/10 · approved" in shown.stdout
+    assert "final code (attempt 1):\ndef add(a, b):\n    return a + b" in shown.stdout
+
+    again = run_cli("resume", run_id, "--out", "out", cwd=tmp_path)
+    assert again.returncode == 0 and "had already finished" in again.stderr
+    assert len([c for c in logged_calls(log) if c["pid"] not in first_pid]) == len(later)
+
+
+def test_unknown_run_and_missing_database_are_clear_errors(tmp_path: Path) -> None:
+    missing = run_cli("show", "nope", "--out", "out", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "no run database at out/codeloop.db" in missing.stderr
+    model = write_script(tmp_path / "script.json")
+    assert run_cli("run", TASK, "--model", model, "--out", "out", cwd=tmp_path).returncode == 0
+    unknown = run_cli("resume", "nope", "--out", "out", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "no run 'nope' in out/codeloop.db: `codeloop runs --out out` lists them" in unknown.stderr
