@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,14 +18,18 @@ from tests.helpers import reply_with_code, reply_with_tests, reply_with_verdict
 
 ADD = "def add(a, b):\n    return a + b\n"
 ADD_BUG = "def add(a, b):\n    return a - b\n"
-ADD_TESTS = "def test_small():\n    assert add(1, 2) == 3\n\ndef test_zero():\n    assert add(0, 0) == 0\n"
+ADD_TESTS = (
+    "def test_small():\n    assert add(1, 2) == 3\n\n"
+    "def test_zero():\n    assert add(0, 0) == 0\n"
+)
 TASK_MARK = re.compile(r"\bT(\d+)\b")
 RULES = [
     # A task with BUGGY in it gets subtracting code, which its tests and reviewer reject.
     {"call": "solution", "contains": "BUGGY", "reply": reply_with_code(ADD_BUG)},
     {"call": "solution", "contains": "Task T", "reply": reply_with_code(ADD)},
     {"call": "tests", "reply": reply_with_tests(ADD_TESTS)},
-    {"call": "review", "contains": "return a - b", "reply": reply_with_verdict(False, 2, ["subtracts"])},
+    {"call": "review", "contains": "return a - b",
+     "reply": reply_with_verdict(False, 2, ["subtracts"])},
     {"call": "review", "reply": reply_with_verdict(True, 9)},
 ]
 
@@ -92,7 +97,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         codeloop_command(*args), cwd=cwd, env=cli_env(**env), capture_output=True, text=True,
         timeout=timeout, check=False,
@@ -102,3 +109,18 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300, **env: str) -> subproce
 def leftovers(folder: Path) -> list[Path]:
     """Temporary files of interrupted atomic writes anywhere under `folder`."""
     return [p for p in folder.rglob(".*") if p.is_file()]
+
+
+def interrupt_when(proc: subprocess.Popen[str], node: str) -> str:
+    """Read the progress lines until `node` is next, send SIGINT, return all of stderr."""
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(node):
+            proc.send_signal(signal.SIGINT)
+            break
+    else:
+        raise AssertionError(f"the run ended before {node}: {''.join(seen)}")
+    _, rest = proc.communicate(timeout=60)
+    return "".join(seen) + rest

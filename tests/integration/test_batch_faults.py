@@ -55,7 +55,8 @@ def snapshot(out: Path, tasks: set[str]) -> dict[str, tuple[int, bytes]]:
 
 def check_complete(out: Path, count: int, not_approved: set[str]) -> dict[str, object]:
     """Every task has exactly one complete folder; the summary agrees with them."""
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [f"t{n:02d}" for n in range(count)]
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == [f"t{n:02d}" for n in range(count)]
     for folder in out.glob("t*"):
         assert sorted(p.name for p in folder.iterdir()) == [
             "report.json", "solution.py", "test_solution.py"
@@ -144,7 +145,8 @@ def test_ctrl_c_during_a_long_model_call_leaves_it_at_its_checkpoint(tmp_path: P
 
 def test_fifty_tasks_at_concurrency_eight_with_correct_summaries(tmp_path: Path) -> None:
     lines = task_lines(50, buggy_every=5)
-    write_tasks(tmp_path / "tasks.jsonl", lines, extra=("{broken\n", '{"id": "t01", "task": "dup"}\n'))
+    bad = ("{broken\n", '{"id": "t01", "task": "dup"}\n')
+    write_tasks(tmp_path / "tasks.jsonl", lines, extra=bad)
     model = write_script(tmp_path / "script.json", delay=0.05)
     done = run_cli("batch", "tasks.jsonl", "--model", model, "--out", "out",
                    "--concurrency", "8", cwd=tmp_path)

@@ -8,34 +8,27 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.batch_support import cli_env, codeloop_command, logged_calls, run_cli, write_script
+from tests.batch_support import (
+    cli_env,
+    codeloop_command,
+    interrupt_when,
+    logged_calls,
+    run_cli,
+    write_script,
+)
 
 pytestmark = pytest.mark.integration
 TASK = "Task T01: write add(a, b) returning the sum."
 
 
-def interrupt_when(proc: subprocess.Popen[str], node: str) -> str:
-    """Read the progress lines until `node` is next, send SIGINT, return all of stderr."""
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if line.startswith(node):
-            proc.send_signal(signal.SIGINT)
-            break
-    else:
-        raise AssertionError(f"the run ended before {node}: {''.join(seen)}")
-    _, rest = proc.communicate(timeout=60)
-    return "".join(seen) + rest
-
-
-def test_interrupted_run_is_listed_shown_and_resumed_without_redoing_generate(tmp_path: Path) -> None:
+def test_interrupted_run_is_listed_shown_and_resumed_without_redoing_generate(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "calls.jsonl"
     model = write_script(tmp_path / "script.json", delay=0.3, log=log)
     proc = subprocess.Popen(
@@ -83,4 +76,5 @@ def test_unknown_run_and_missing_database_are_clear_errors(tmp_path: Path) -> No
     assert run_cli("run", TASK, "--model", model, "--out", "out", cwd=tmp_path).returncode == 0
     unknown = run_cli("resume", "nope", "--out", "out", cwd=tmp_path)
     assert unknown.returncode == 2
-    assert "no run 'nope' in out/codeloop.db: `codeloop runs --out out` lists them" in unknown.stderr
+    expected = "no run 'nope' in out/codeloop.db: `codeloop runs --out out` lists them"
+    assert expected in unknown.stderr

@@ -60,7 +60,9 @@ def on_postgres(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return pg_url
 
 
-def test_a_run_stopped_after_generate_resumes_from_postgres(on_postgres: str, tmp_path: Path) -> None:
+def test_a_run_stopped_after_generate_resumes_from_postgres(
+    on_postgres: str, tmp_path: Path
+) -> None:
     model = ScriptedChatModel(script=[reply_with_code(ADD), reply_with_tests(ADD_TESTS)])
     context = ScriptedContext(scripted=model, max_iterations=1)
 
@@ -85,9 +87,11 @@ def test_a_run_stopped_after_generate_resumes_from_postgres(on_postgres: str, tm
     assert result.status == "approved" and len(reviewer.prompts) == 1
 
 
-def test_concurrent_batch_on_postgres_and_rerun_skips_finished(on_postgres: str, tmp_path: Path) -> None:
+def test_concurrent_batch_on_postgres_and_rerun_skips_finished(
+    on_postgres: str, tmp_path: Path
+) -> None:
     out = tmp_path / f"pg-{uuid.uuid4().hex[:12]}"
-    tasks = [BatchTask(l["id"], l["task"], 1, n) for n, l in enumerate(task_lines(8, 4), 1)]
+    tasks = [BatchTask(t["id"], t["task"], 1, n) for n, t in enumerate(task_lines(8, 4), 1)]
     calls: list[tuple[str, str]] = []
     model = ScriptedChatModel(script=answer(calls))
 

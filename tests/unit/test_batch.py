@@ -21,8 +21,8 @@ from tests.helpers import ScriptedContext
 
 
 def tasks_of(lines: list[dict[str, Any]]) -> list[BatchTask]:
-    return [BatchTask(l["id"], l["task"], l.get("max_iterations"), n)
-            for n, l in enumerate(lines, start=1)]
+    return [BatchTask(t["id"], t["task"], t.get("max_iterations"), n)
+            for n, t in enumerate(lines, start=1)]
 
 
 def run_batch(out: Path, tasks: list[BatchTask], respond: Any, concurrency: int = 4,

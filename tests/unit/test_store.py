@@ -45,7 +45,9 @@ def test_reading_commands_do_not_create_a_database(tmp_path: Path) -> None:
     assert not (tmp_path / DB_FILE).exists()
 
 
-def test_codeloop_db_must_be_a_postgres_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_codeloop_db_must_be_a_postgres_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CODELOOP_DB", "mysql://user:hunter2@db/x")
     with pytest.raises(StoreError) as caught, open_store(tmp_path):
         pass
