@@ -144,6 +144,9 @@ class Batch:
         except KeyboardInterrupt:
             result.interrupted = True
             result.abandoned = _stop(pool, futures, shared)
+            for outcome in _finished_meanwhile(futures, outcomes):
+                outcomes[outcome.id] = outcome
+                result.ran += 1
         else:
             pool.shutdown(wait=True)
         if shared.fatal:
@@ -188,6 +191,17 @@ def _as_done(futures: dict[Future[Outcome], BatchTask], shared: _Shared) -> Iter
                 yield future.result()
             except BatchStopped:
                 continue
+
+
+def _finished_meanwhile(
+    futures: dict[Future[Outcome], BatchTask], known: dict[str, Outcome]
+) -> list[Outcome]:
+    """Outcomes of runs that reached their end while the batch was stopping."""
+    return [
+        f.result() for f in futures
+        if f.done() and not f.cancelled() and f.exception() is None
+        and futures[f].id not in known
+    ]
 
 
 def _stop(pool: ThreadPoolExecutor, futures: dict[Future[Outcome], BatchTask],

@@ -32,7 +32,7 @@ def test_run_ends_approved_with_passing_tests(tmp_path: Path) -> None:
     final = report["final"]
     assert final["report"]["status"] == "passed" and final["report"]["passed"] >= 1
     assert report["tokens"]["completion"] > 0
-    [folder] = (tmp_path / "out").iterdir()
+    [folder] = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # and codeloop.db
     assert json.loads((folder / "report.json").read_text()) == report
     code = (folder / "solution.py").read_text()
     tests = (folder / "test_solution.py").read_text()

@@ -30,7 +30,7 @@ def test_approved_run_writes_the_result_folder(script, tmp_path: Path, capsys) -
     script([reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(True, 9)])
     code = main(["run", "Write add(a, b).", "--out", str(tmp_path)])
     assert code == 0
-    [folder] = tmp_path.iterdir()
+    [folder] = [p for p in tmp_path.iterdir() if p.is_dir()]  # beside it: codeloop.db
     assert folder.name.endswith("-write-add-a-b")
     assert (folder / "solution.py").read_text().strip() == ADD.strip()
     assert "def test_add" in (folder / "test_solution.py").read_text()
