@@ -13,6 +13,7 @@ against TGI the requests overlap and the server batches them.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import signal
 import sqlite3
@@ -33,6 +34,7 @@ from codeloop.workflow import Progress
 
 # How long Ctrl-C waits for runs in flight to reach a checkpoint before leaving them.
 STOP_GRACE_SECONDS = 3.0
+LOCK_FILE = "batch.lock"
 ContextFor = Callable[[BatchTask, RunRecord], Context]
 
 
@@ -65,6 +67,23 @@ class Plan:
 class _Shared:
     stopping: threading.Event = field(default_factory=threading.Event)
     fatal: list[BaseException] = field(default_factory=list)
+
+
+@contextmanager
+def exclusive(out: Path) -> Iterator[None]:
+    """Hold `out/batch.lock` so two batches never run the same tasks at once.
+
+    The lock is an flock: the kernel drops it when the process ends, even by SIGKILL,
+    so a killed batch never leaves a stale lock behind.
+    """
+    with open(out / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                f"another codeloop batch is running in {out} (it holds {out / LOCK_FILE})"
+            ) from None
+        yield
 
 
 def batch_name(out: Path) -> str:
@@ -233,4 +252,4 @@ def _is_database_error(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
 
 
-__all__ = ["STOP_GRACE_SECONDS", "Batch", "BatchRun", "Plan", "batch_name"]
+__all__ = ["STOP_GRACE_SECONDS", "Batch", "BatchRun", "Plan", "batch_name", "exclusive"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,16 +90,19 @@ def run_task(
         stream_mode=["updates", "messages", "values"],
         durability="sync",
     )
-    for mode, payload in stream:
-        if mode == "values":
-            values = payload
-            progress.iteration = payload.get("iteration") or progress.iteration
-        elif mode == "messages":
-            progress.tokens += 1
-        else:
-            _apply_update(progress, payload)
-        if on_progress:
-            on_progress(progress)
+    # Closed here, not whenever the generator is collected: a stopped run ends (its node
+    # finished and saved) before this returns, never later on another thread.
+    with contextlib.closing(stream):
+        for mode, payload in stream:
+            if mode == "values":
+                values = payload
+                progress.iteration = payload.get("iteration") or progress.iteration
+            elif mode == "messages":
+                progress.tokens += 1
+            else:
+                _apply_update(progress, payload)
+            if on_progress:
+                on_progress(progress)
     return RunResult(
         task=task,
         status=values.get("status", "error"),

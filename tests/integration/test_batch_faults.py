@@ -208,3 +208,25 @@ def test_unwritable_results_folder_is_a_clear_error(tmp_path: Path, kind: str) -
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().startswith("error: cannot write to the results folder out")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_until_the_first_is_gone(
+    tmp_path: Path,
+) -> None:
+    write_tasks(tmp_path / "tasks.jsonl", task_lines(2))
+    model = write_script(tmp_path / "script.json", delay=30)
+    proc = start_batch(tmp_path, model)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "out" / "codeloop.db").exists():  # opened once the lock is held
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    args = ("batch", "tasks.jsonl", "--model", model, "--out", "out")
+    second = run_cli(*args, cwd=tmp_path)
+    assert second.returncode == 2
+    assert "another codeloop batch is running in out" in second.stderr
+    proc.kill()  # the kernel releases the lock of a killed process
+    proc.communicate()
+    write_script(tmp_path / "script.json", delay=0)
+    third = run_cli(*args, cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    check_complete(tmp_path / "out", 2, set())

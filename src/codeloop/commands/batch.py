@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from codeloop.batch import Batch, BatchRun
+from codeloop.batch import Batch, BatchRun, exclusive
 from codeloop.batch_report import summary_of, write_summary
 from codeloop.batch_tasks import BatchTask, load_tasks
 from codeloop.batch_view import BatchView, clock
@@ -56,7 +56,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     def context_for(_: BatchTask, record: RunRecord) -> Context:
         return context_of_run(record, model=args.model)
 
-    with open_store(out) as store:
+    with exclusive(out), open_store(out) as store:
         batch = Batch(store, tasks, out, base, context_for)
         plan = batch.plan()
         for conflict in plan.conflicts.values():
