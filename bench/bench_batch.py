@@ -84,7 +84,8 @@ def compare(label: str, tasks: list[BatchTask], base: Context, settings: tuple[i
         approved = sum(o.status == "approved" for o in run.outcomes)
         print(f"{label:<34} concurrency {concurrency}: {seconds[concurrency]:7.2f} s  "
               f"{len(tasks) / seconds[concurrency] * 60:7.1f} tasks/min  "
-              f"({approved}/{len(tasks)} approved)", flush=True)
+              f"({approved}/{len(tasks)} approved; load average {os.getloadavg()[0]:.1f})",
+              flush=True)
     low, high = settings
     print(f"{label:<34} speed-up {low} -> {high}: x{seconds[low] / seconds[high]:.2f}", flush=True)
 

@@ -187,16 +187,12 @@ class Batch:
             report = write_run(record, result)
         except BatchStopped:
             raise
-        except (StoreError, sqlite3.DatabaseError) as exc:
-            shared.fatal.append(exc)
+        except Exception as exc:  # one task's failure is its outcome, not the batch's end...
+            if not _is_database_error(exc):
+                return Outcome.failed(task, record, exc)
+            shared.fatal.append(exc)  # ...unless the run database failed: that stops them all
             shared.stopping.set()
             raise BatchStopped from exc
-        except Exception as exc:  # one task's failure is its outcome, not the batch's end
-            if _is_database_error(exc):
-                shared.fatal.append(exc)
-                shared.stopping.set()
-                raise BatchStopped from exc
-            return Outcome.failed(task, record, exc)
         return outcome_of(task, record, report)
 
 
@@ -248,7 +244,9 @@ def _ignoring_sigint() -> Iterator[None]:
 
 
 def _is_database_error(exc: BaseException) -> bool:
-    """A Postgres failure (psycopg is optional, so it is matched by module)."""
+    """A failure of the run database (psycopg is optional, so it is matched by module)."""
+    if isinstance(exc, (StoreError, sqlite3.DatabaseError)):
+        return True
     return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
 
 

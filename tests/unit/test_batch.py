@@ -15,7 +15,7 @@ from codeloop.batch_tasks import BatchTask
 from codeloop.context import Context
 from codeloop.durable import context_of_run, settings_of
 from codeloop.models.scripted import ScriptedChatModel
-from codeloop.store import RunRecord, open_store
+from codeloop.store import RunRecord, SqliteStore, StoreError, open_store
 from tests.batch_support import answer, task_lines
 from tests.helpers import ScriptedContext
 
@@ -142,3 +142,23 @@ def test_summary_markdown_lists_tasks_counts_and_skipped_lines(tmp_path: Path) -
 @pytest.mark.parametrize(("folder", "name"), [("nightly", "nightly"), ("my tasks!", "my-tasks")])
 def test_batch_name_is_id_safe(tmp_path: Path, folder: str, name: str) -> None:
     assert batch_name(tmp_path / folder) == name
+
+
+def test_a_database_failure_mid_batch_stops_it_with_a_clear_error(tmp_path: Path) -> None:
+    out, tasks = tmp_path / "demo", tasks_of(task_lines(6))
+    good = answer([])
+    with open_store(out) as store:
+        assert isinstance(store, SqliteStore)
+
+        def break_the_database(messages: Any, kwargs: Any) -> str:
+            with store.lock:
+                store.conn.close()  # every later checkpoint write fails
+            return str(good(messages, kwargs))
+
+        model = ScriptedChatModel(script=break_the_database)
+        batch = Batch(store, tasks, out, Context(model="scripted:unused"),
+                      lambda _, record: ScriptedContext(scripted=model, max_iterations=1))
+        plan = batch.plan()
+        with pytest.raises(StoreError, match="the run database failed: Cannot operate on a closed"):
+            batch.run(plan, concurrency=2)
+    assert not list(out.glob("t*/report.json"))
