@@ -138,11 +138,14 @@ def open_store(out: Path, *, create: bool = True) -> Iterator[Store]:
     """The store for results folder `out` (or `CODELOOP_DB`), ready to use, closed after.
 
     `create=False` is for commands that only read (runs, show, resume): a missing
-    SQLite file is then an error rather than a new empty database.
+    SQLite file is then an error rather than a new empty database, and `out` is not
+    created.
     """
     url = os.environ.get(DB_ENV, "").strip()
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise StoreError(f"{DB_ENV} must be a postgresql:// connection string (got {redact(url)})")
+    if create:  # the results go to `out` whichever database holds the state
+        ensure_writable(out)
     store = _open_postgres(url) if url else _open_sqlite(out, create)
     try:
         yield store
@@ -152,9 +155,7 @@ def open_store(out: Path, *, create: bool = True) -> Iterator[Store]:
 
 def _open_sqlite(out: Path, create: bool) -> SqliteStore:
     path = out / DB_FILE
-    if create:
-        ensure_writable(out)
-    elif not path.is_file():
+    if not create and not path.is_file():
         raise StoreError(f"no run database at {path}: give the results folder with --out")
     store = SqliteStore(path)
     try:
