@@ -101,6 +101,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--delays", type=float, nargs="+", default=[0.0, 0.2],
                         help="fake model seconds per call (default 0 and 0.2)")
+    parser.add_argument("--embedded-tasks", type=int, default=20,
+                        help="tasks in the embedded model's batch (default 20)")
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded model")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start", flush=True)
@@ -113,8 +115,10 @@ def main() -> None:
     if args.no_embedded:
         return
     tasks = [BatchTask(f"e{n:02d}", SMALL_TASKS[n % len(SMALL_TASKS)], 1, n)
-             for n in range(args.tasks)]
-    base = Context(model="local", max_iterations=1, max_new_tokens=256)
+             for n in range(args.embedded_tasks)]
+    # A generous per-call budget: at concurrency 2 a call's clock also runs while it
+    # waits for the engine lock, and on a busy machine that wait is long.
+    base = Context(model="local", max_iterations=1, max_new_tokens=256, model_timeout=3600)
     started = time.perf_counter()
     base.chat_model()
     print(f"embedded model loaded in {time.perf_counter() - started:.1f} s", flush=True)
