@@ -83,12 +83,15 @@ def run_task(
     if resume:
         progress.node = resume_node(compiled.get_state(config).tasks)
     values: dict[str, Any] = {}
+    # Save each node's checkpoint before the next node starts (LangGraph refuses the
+    # option on a graph without a checkpointer).
+    durable = {"durability": "sync"} if getattr(compiled, "checkpointer", None) else {}
     stream = compiled.stream(
         None if resume else {"task": task},
         config=config,
         context=context,
         stream_mode=["updates", "messages", "values"],
-        durability="sync",
+        **durable,
     )
     # Closed here, not whenever the generator is collected: a stopped run ends (its node
     # finished and saved) before this returns, never later on another thread.
