@@ -15,7 +15,7 @@ from codeloop.batch import Batch, BatchRun, exclusive
 from codeloop.batch_report import summary_of, write_summary
 from codeloop.batch_tasks import BatchTask, load_tasks
 from codeloop.batch_view import BatchView, clock
-from codeloop.commands.common import context_from
+from codeloop.commands.common import add_run_options, context_from
 from codeloop.context import Context
 from codeloop.durable import context_of_run
 from codeloop.store import RunRecord, ensure_writable, open_store
@@ -32,11 +32,8 @@ def register(commands: Any) -> None:
     batch.add_argument("tasks_file", type=Path, metavar="TASKS.jsonl",
                        help='one task per line: {"id": ..., "task": ..., "max_iterations"?: ...}')
     batch.add_argument("--concurrency", type=int, default=1, help="tasks run at once (default 1)")
-    batch.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
-    batch.add_argument("--max-iterations", type=int, help="default rounds per task (default 3)")
-    batch.add_argument("--out", type=Path,
-                       help="results folder (default results/<name of the tasks file>)")
-    batch.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_run_options(batch, out="results/<name of the tasks file>")
+    batch.set_defaults(out=None)  # resolved from the tasks file's name in handle()
 
 
 def handle(args: argparse.Namespace, err: Console) -> int:
