@@ -7,9 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from codeloop.context import Context
 from codeloop.graph import build_graph, graph
 from codeloop.state import Attempt, Status
+from codeloop.tracing import traced_run
 
 MAX_TASK_CHARS = 10_000
 
@@ -67,28 +70,32 @@ def run_task(
     context: Context,
     on_progress: Callable[[Progress], None] | None = None,
     compiled: Any = None,
-    config: dict[str, Any] | None = None,
+    config: RunnableConfig | None = None,
 ) -> RunResult:
-    """Run the loop on `task`, calling `on_progress` after every node and model token."""
+    """Run the loop on `task`, calling `on_progress` after every node and model token.
+
+    The run is named and tagged for tracing (see codeloop.tracing); `config` adds to that.
+    """
     task = check_task(task)
     compiled = compiled or graph
     progress = Progress(max_iterations=context.max_iterations)
     values: dict[str, Any] = {}
-    stream = compiled.stream(
-        {"task": task},
-        config=config,
-        context=context,
-        stream_mode=["updates", "messages", "values"],
-    )
-    for mode, payload in stream:
-        if mode == "values":
-            values = payload
-        elif mode == "messages":
-            progress.tokens += 1
-        else:
-            _apply_update(progress, payload)
-        if on_progress:
-            on_progress(progress)
+    with traced_run(task, context, config) as run_config:
+        stream = compiled.stream(
+            {"task": task},
+            config=run_config,
+            context=context,
+            stream_mode=["updates", "messages", "values"],
+        )
+        for mode, payload in stream:
+            if mode == "values":
+                values = payload
+            elif mode == "messages":
+                progress.tokens += 1
+            else:
+                _apply_update(progress, payload)
+            if on_progress:
+                on_progress(progress)
     return RunResult(
         task=task,
         status=values.get("status", "error"),
