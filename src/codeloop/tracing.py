@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ TAG = "codeloop"
 PROBE_SECONDS = 3.0
 # langsmith's background sender logs each failed delivery; the first becomes our one line.
 LANGSMITH_LOGGERS = ("langsmith.client", "langsmith._internal._background_thread")
+ERROR_NAME = re.compile(r"\b\w+(Error|Exception|Timeout)\b")
 
 
 def tracing_on() -> bool:
@@ -127,7 +129,8 @@ class _DeliveryErrors(logging.Filter):
             return True
         if not self.reported:
             self.reported = True
-            reason = " ".join(message.split(":", 1)[-1].split())[:160]
+            error = ERROR_NAME.search(message)
+            reason = error.group(0) if error else " ".join(message.split())[:80]
             log.warning(f"LangSmith traces are not being delivered ({reason}); "
                         "further tracing errors are not shown")
         return False
