@@ -22,7 +22,10 @@ CELL_TIMEOUT = 900  # seconds for one cell; a round of the embedded model is wel
 
 
 def execute(name: str, workdir: Path) -> nbformat.NotebookNode:
-    """Run the notebook in `workdir`, with a first cell that reports the kernel's interpreter."""
+    """Run the notebook in `workdir`, with a first cell that reports the kernel's interpreter.
+
+    The executed copy, outputs and all, is left in `workdir` (pytest keeps the last runs').
+    """
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     notebook.cells.insert(0, new_code_cell("import sys; print(sys.prefix)"))
     client = NotebookClient(
@@ -31,7 +34,10 @@ def execute(name: str, workdir: Path) -> nbformat.NotebookNode:
         timeout=CELL_TIMEOUT,
         resources={"metadata": {"path": str(workdir)}},
     )
-    client.execute()  # a failing cell raises CellExecutionError, naming the cell and its error
+    try:
+        client.execute()  # a failing cell raises CellExecutionError, naming the cell and its error
+    finally:
+        nbformat.write(notebook, workdir / f"{name}.executed.ipynb")  # outputs, for a post-mortem
     assert text_of(notebook.cells[0]).strip() == sys.prefix, "the kernel is not this venv's python"
     return notebook
 
