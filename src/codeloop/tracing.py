@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from langchain_core.runnables import RunnableConfig
 from langsmith import run_helpers, utils
@@ -99,10 +100,16 @@ def traced_run(
 
 @functools.lru_cache(maxsize=8)
 def endpoint_problem(endpoint: str) -> str | None:
-    """Why `endpoint` cannot take traces (no TCP connection), or None; checked once per URL."""
+    """Why `endpoint` cannot take traces (no TCP connection), or None; checked once per URL.
+
+    Behind a proxy the direct connection proves nothing, so it is not tried; delivery
+    errors still come out as one line (see _DeliveryErrors).
+    """
     parts = urlsplit(endpoint)
     if not parts.hostname:
         return "not a URL"
+    if getproxies().get(parts.scheme) and not proxy_bypass(parts.hostname):
+        return None
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         with socket.create_connection((parts.hostname, port), timeout=PROBE_SECONDS):

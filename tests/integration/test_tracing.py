@@ -45,8 +45,14 @@ for task in ("Write add(a, b) returning the sum of two numbers.", "Write add(a, 
 
 
 def run_traced(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run SCRIPT in a fresh interpreter with the LangSmith variables in `env` only."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH_", "LANGCHAIN_"))}
+    """Run SCRIPT in a fresh interpreter with the LangSmith variables in `env` only.
+
+    Proxy settings are dropped too: the servers here are on 127.0.0.1.
+    """
+    clean = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("LANGSMITH_", "LANGCHAIN_")) and not k.lower().endswith("_proxy")
+    }
     return subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=ROOT,

@@ -97,6 +97,14 @@ def test_endpoint_problem_without_a_host_needs_no_network():
     assert tracing.endpoint_problem("not a url") == "not a URL"
 
 
+def test_endpoint_behind_a_proxy_is_not_probed(monkeypatch: pytest.MonkeyPatch):
+    # A direct connection says nothing about a proxied one (and unit tests refuse sockets).
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert tracing.endpoint_problem("https://langsmith.behind-a-proxy.example") is None
+
+
 def test_a_two_round_run_reads_as_the_workflow(scripted, tracing_off):
     context, _ = scripted(
         [
