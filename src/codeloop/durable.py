@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from codeloop.context import Context
 from codeloop.results import new_result_dir, report_of, write_atomic
 from codeloop.state import Attempt
@@ -49,7 +51,7 @@ def create_run(store: Store, task: str, context: Context, out: Path) -> RunRecor
     raise RuntimeError(f"cannot find a free run id near {base.name}")
 
 
-def config_of(run_id: str) -> dict[str, Any]:
+def config_of(run_id: str) -> RunnableConfig:
     """The LangGraph config that addresses run `run_id`'s thread."""
     return {"configurable": {"thread_id": run_id}}
 

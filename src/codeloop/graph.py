@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
+from langgraph.runtime import get_runtime
 
 from codeloop.context import Context, context_of
 from codeloop.nodes import execute, finalize, generate, review
@@ -20,14 +20,16 @@ from codeloop.nodes.human_review import human_review
 from codeloop.state import InputState, State
 
 
-def route(
-    state: State, runtime: Runtime[Context]
-) -> Literal["generate", "human_review", "finalize"]:
+def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     """Approved, or out of budget: finalize (via a person with `human_review`).
 
-    Otherwise another round with the findings.
+    Otherwise another round with the findings. The context comes from `get_runtime()`,
+    not an injected `runtime` parameter: edges also run under `update_state` (forks,
+    Studio's state editing), which provides no runtime and rejects an edge that asks for
+    one (langgraph#6340). There the defaults apply.
     """
-    ctx = context_of(runtime.context)
+    runtime = get_runtime(Context)
+    ctx = context_of(runtime and runtime.context)
     done = state["current"].get("approved") or state.get("iteration", 0) >= ctx.max_iterations
     if not done:
         return "generate"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
 from dataclasses import asdict
@@ -16,15 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from codeloop import __version__
+from codeloop.slug import slugify as slugify  # re-exported: it used to live here
 from codeloop.workflow import RunResult
-
-SLUG_WORDS = 6
-
-
-def slugify(text: str, limit: int = 40) -> str:
-    """A short, filesystem-safe name from the first words of a task."""
-    words = re.findall(r"[a-z0-9]+", text.lower())[:SLUG_WORDS]
-    return "-".join(words)[:limit].strip("-") or "task"
 
 
 def new_result_dir(out: Path, task: str) -> Path:

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from codeloop.context import Context
 from codeloop.graph import build_graph, graph
 from codeloop.state import Attempt, Status
+from codeloop.tracing import traced_run
 
 MAX_TASK_CHARS = 10_000
 
@@ -68,14 +71,15 @@ def run_task(
     context: Context,
     on_progress: Callable[[Progress], None] | None = None,
     compiled: Any = None,
-    config: dict[str, Any] | None = None,
+    config: RunnableConfig | None = None,
     resume: bool = False,
 ) -> RunResult:
     """Run the loop on `task`, calling `on_progress` after every node and model token.
 
     With a checkpointer (`compiled`) and a thread id (`config`), every node's result is
     saved before the next node starts; `resume=True` continues that thread from its last
-    checkpoint instead of starting over.
+    checkpoint instead of starting over. The run is named and tagged for tracing (see
+    codeloop.tracing); `config` adds to that.
     """
     task = check_task(task)
     compiled = compiled or graph
@@ -86,26 +90,27 @@ def run_task(
     # Save each node's checkpoint before the next node starts (LangGraph refuses the
     # option on a graph without a checkpointer).
     durable = {"durability": "sync"} if getattr(compiled, "checkpointer", None) else {}
-    stream = compiled.stream(
-        None if resume else {"task": task},
-        config=config,
-        context=context,
-        stream_mode=["updates", "messages", "values"],
-        **durable,
-    )
-    # Closed here, not whenever the generator is collected: a stopped run ends (its node
-    # finished and saved) before this returns, never later on another thread.
-    with contextlib.closing(stream):
-        for mode, payload in stream:
-            if mode == "values":
-                values = payload
-                progress.iteration = payload.get("iteration") or progress.iteration
-            elif mode == "messages":
-                progress.tokens += 1
-            else:
-                _apply_update(progress, payload)
-            if on_progress:
-                on_progress(progress)
+    with traced_run(task, context, config) as run_config:
+        stream = compiled.stream(
+            None if resume else {"task": task},
+            config=run_config,
+            context=context,
+            stream_mode=["updates", "messages", "values"],
+            **durable,
+        )
+        # Closed here, not whenever the generator is collected: a stopped run ends (its
+        # node finished and saved) before this returns, never later on another thread.
+        with contextlib.closing(stream):
+            for mode, payload in stream:
+                if mode == "values":
+                    values = payload
+                    progress.iteration = payload.get("iteration") or progress.iteration
+                elif mode == "messages":
+                    progress.tokens += 1
+                else:
+                    _apply_update(progress, payload)
+                if on_progress:
+                    on_progress(progress)
     return RunResult(
         task=task,
         status=values.get("status", "error"),

@@ -15,6 +15,7 @@ from codeloop.examples import example_tests
 from codeloop.extract import TEST_HEADER, Extracted, extract, with_task_definitions
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
+from codeloop.tracing import call_config
 
 # A few short tests fit well within this; small models that start repeating asserts stop here.
 TEST_TOKENS = 512
@@ -36,7 +37,8 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     stop = list(prompts.stop)
     solution = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, stop)
     tests = ask_model(
-        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop
+        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop,
+        step="tests",
     )
     found, task_tests = _with_task_tests(
         extract(solution.text, tests.text), state["task"], state.get("extra_tests")
@@ -61,6 +63,7 @@ def ask_model(
     salt: int,
     max_tokens: int,
     stop: list[str],
+    step: str = "solution",
 ) -> AIMessage:
     """One generation call with the run's sampling settings (the seed varies per attempt)."""
     temperature = ctx.temperature if salt == 0 else max(ctx.temperature, ctx.retry_temperature)
@@ -72,6 +75,7 @@ def ask_model(
         max_tokens=min(max_tokens, ctx.max_new_tokens),
         seed=ctx.seed + salt,
         timeout=ctx.model_timeout,
+        config=call_config(step, salt + 1),
     )
 
 

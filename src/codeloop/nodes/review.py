@@ -7,12 +7,14 @@ import time
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 
 from codeloop.context import Context, context_of
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
+from codeloop.tracing import call_config
 
 
 class Verdict(BaseModel):
@@ -70,8 +72,9 @@ def _ask_reviewer(
     prompts = prompts_for(model)
     messages: list[BaseMessage] = prompts.review(task, attempt)
     problem = "no reply"
-    for _ in range(2):
-        reply = _call(model, messages, ctx, tokens, list(prompts.stop))
+    for step in ("verdict", "verdict repair"):
+        config = call_config(step, attempt["iteration"])
+        reply = _call(model, messages, ctx, tokens, list(prompts.stop), config)
         verdict, problem = parse_verdict(reply.text)
         if verdict is not None:
             return verdict, None
@@ -80,10 +83,10 @@ def _ask_reviewer(
 
 
 def _call(model: BaseChatModel, messages: list[BaseMessage], ctx: Context,
-          tokens: dict[str, int], stop: list[str]) -> AIMessage:
+          tokens: dict[str, int], stop: list[str], config: RunnableConfig) -> AIMessage:
     reply = call_model(
         model, messages, stop=stop, temperature=0.0, max_tokens=400,
-        json_schema=verdict_schema(), timeout=ctx.model_timeout,
+        json_schema=verdict_schema(), timeout=ctx.model_timeout, config=config,
     )
     usage = reply.usage_metadata
     if usage:
