@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,13 @@ def test_debug_shows_the_traceback(script) -> None:
     script([])
     with pytest.raises(ValueError, match="the task is empty"):
         main(["run", " ", "--debug"])
+
+
+def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    from codeloop.results import write_atomic
+
+    from codeloop import results
+
+    write_atomic(tmp_path / "x.txt", "hi")
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~results.UMASK
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
