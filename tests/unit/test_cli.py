@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -72,9 +71,8 @@ def test_debug_shows_the_traceback(script) -> None:
 
 
 def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
-    from codeloop.results import write_atomic
-
     from codeloop import results
+    from codeloop.results import write_atomic
 
     write_atomic(tmp_path / "x.txt", "hi")
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~results.UMASK
