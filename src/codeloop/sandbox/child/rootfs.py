@@ -115,9 +115,11 @@ def build(src: str, work: str, disk_bytes: int, owner: int, with_proc: bool) -> 
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     new_root = os.path.join(src, "root")
     linux.mount("tmpfs", new_root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=1m,mode=755")
+    # /tmp first: Python itself may live under /tmp (a virtualenv in a checkout there),
+    # and a tmpfs mounted later would hide its bind mount.
+    _work_tmpfs(new_root, src, work, disk_bytes, owner)
     for path in _outermost([*SYSTEM_DIRS, *python_dirs()]):
         _mirror(path, new_root)
-    _work_tmpfs(new_root, src, work, disk_bytes, owner)
     _devices(new_root)
     os.makedirs(f"{new_root}/proc")
     if with_proc:
