@@ -36,9 +36,15 @@ def _test_findings(attempt: Attempt) -> list[str]:
     if report["status"] in ("error", "timeout") and report["detail"]:
         return [f"- Running the tests failed: {_clip(report['detail'])}"]
     failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
+    trusted = set(attempt.get("task_tests", []))
+    # The task's own tests first: the solution must pass them, whereas a failing test the
+    # model wrote may itself be wrong.
+    failing.sort(key=lambda t: t["name"] not in trusted)
     lines = [f"- {report['passed']} of {report['total']} tests passed."] if failing else []
     for test in failing[:MAX_TESTS_SHOWN]:
-        lines.append(f"- {test['name']} failed:\n{_indent(_clip(test['message']))}")
+        origin = " (a test from the task itself: the solution must pass it)" if (
+            test["name"] in trusted) else ""
+        lines.append(f"- {test['name']}{origin} failed:\n{_indent(_clip(test['message']))}")
     return lines
 
 
