@@ -38,7 +38,7 @@ class Context:
         metadata={"description": "Sampling temperature for generation; 0 is greedy."},
     )
     retry_temperature: float = field(
-        default=0.0,
+        default=0.7,
         metadata={
             "description": "Sampling temperature for attempts after the first (at least "
             "`temperature`): above 0, a retry explores other solutions instead of "

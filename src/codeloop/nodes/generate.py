@@ -36,10 +36,8 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     )
     stop = list(prompts.stop)
     solution = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, stop)
-    tests = ask_model(
-        model, prompts.test_writing(ask, solution.text), ctx, len(attempts), TEST_TOKENS, stop,
-        step="tests",
-    )
+    tests_ask = prompts.test_writing(ask, solution.text, retry=bool(attempts))
+    tests = ask_model(model, tests_ask, ctx, len(attempts), TEST_TOKENS, stop, step="tests")
     found, task_tests = _with_task_tests(
         extract(solution.text, tests.text), state["task"], state.get("extra_tests")
     )

@@ -50,8 +50,10 @@ class PromptSet(Protocol):
         """Messages asking for a solution (with the findings after a failure)."""
         ...
 
-    def test_writing(self, generation: list[BaseMessage], solution: str) -> list[BaseMessage]:
-        """Messages asking for pytest tests of the solution just written."""
+    def test_writing(
+        self, generation: list[BaseMessage], solution: str, retry: bool = False
+    ) -> list[BaseMessage]:
+        """Messages asking for pytest tests of the solution just written (on a retry, too)."""
         ...
 
     def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:

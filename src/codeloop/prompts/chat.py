@@ -16,6 +16,11 @@ class ChatPrompts:
 
     Small models answer one request per reply: asked for code and tests at once, a 0.5B
     model writes the code and stops. Two turns get both reliably.
+
+    A retry shows what went wrong but not the rejected code: shown its previous code, a
+    small model rewrites the same solution (on HumanEval 0-39 it fixed 0 of 8 failures
+    that way, against 4 of 9 from the findings alone). A person's feedback is about the
+    code they saw, so then the code is shown.
     """
 
     stop: ClassVar[tuple[str, ...]] = ("<|im_end|>", "<|endoftext|>")
@@ -26,18 +31,26 @@ class ChatPrompts:
         """Ask for a solution and tests, with the findings on the previous attempt if any."""
         extra = f"\nConstraints:\n{constraints}\n" if constraints else ""
         user = render("chat_generate_user", task=task.strip(), constraints=extra)
-        if previous is not None:
+        if previous is not None and human_feedback:
             user += render(
-                "chat_feedback",
+                "chat_feedback_with_code",
                 code=previous["code"].strip() or "# (none)",
                 tests=previous["tests"].strip() or "# (none)",
                 findings=findings(previous, human_feedback),
             )
+        elif previous is not None:
+            user += render("chat_feedback", findings=findings(previous))
         return [SystemMessage(render("chat_generate_system")), HumanMessage(user)]
 
-    def test_writing(self, generation: list[BaseMessage], solution: str) -> list[BaseMessage]:
-        """Follow the solution with a request for its tests, in the same conversation."""
-        return [*generation, AIMessage(solution), HumanMessage(render("chat_tests_request"))]
+    def test_writing(
+        self, generation: list[BaseMessage], solution: str, retry: bool = False
+    ) -> list[BaseMessage]:
+        """Follow the solution with a request for its tests, in the same conversation.
+
+        On a retry the request adds that a failing test may have been the wrong one.
+        """
+        request = render("chat_tests_request") + (render("chat_tests_retry") if retry else "")
+        return [*generation, AIMessage(solution), HumanMessage(request)]
 
     def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:
         """Ask for a JSON verdict on the attempt, given its test results."""

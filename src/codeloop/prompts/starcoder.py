@@ -49,8 +49,13 @@ class StarCoderPrompts:
         messages.append(HumanMessage(render("starcoder_generate_start", which=which)))
         return messages
 
-    def test_writing(self, generation: list[BaseMessage], solution: str) -> list[BaseMessage]:
-        """The same file, continued after the solution with a tests section."""
+    def test_writing(
+        self, generation: list[BaseMessage], solution: str, retry: bool = False
+    ) -> list[BaseMessage]:
+        """The same file, continued after the solution with a tests section.
+
+        `retry` changes nothing here: the findings are already comments in the file.
+        """
         return [
             *generation,
             AIMessage(solution.rstrip("\n")),
