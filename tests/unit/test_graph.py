@@ -206,3 +206,16 @@ def test_retry_temperature_zero_keeps_retries_greedy(scripted):
     )
     run(context)
     assert {o["temperature"] for o in model.options if "json_schema" not in o} == {0.0}
+
+
+def test_model_tests_cannot_pass_for_the_tasks_own(scripted):
+    task = 'def double(x):\n    """Double x.\n    >>> double(2)\n    4\n    """'
+    fake = "def test_task_example_1():\n    assert double(5) == 10\n"
+    context, _ = scripted(
+        [reply_code("def double(x):\n    return x * 2\n"), reply_tests(fake), reply_verdict(True, 9)],
+        max_iterations=1,
+    )
+    attempt = run(context, task)["attempts"][0]
+    names = [t["name"] for t in attempt["report"]["tests"]]
+    assert names == ["test_own_example_1", "test_task_example_1"]
+    assert attempt["task_tests"] == ["test_task_example_1"]

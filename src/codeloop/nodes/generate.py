@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
+from codeloop.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.examples import example_tests
 from codeloop.extract import TEST_HEADER, Extracted, extract, with_task_definitions
 from codeloop.nodes.common import call_model, prompts_for
@@ -87,6 +88,10 @@ def _with_task_tests(
     """
     if not found.code:
         return found, []
+    # The model sometimes copies the name of a task example it saw in the findings; keep the
+    # name for the task's own tests so the two are never confused.
+    own = found.tests.replace(f"def {EXAMPLE_PREFIX}", "def test_own_example_")
+    found = Extracted(code=found.code, tests=own, error=found.error)
     parts = [example_tests(task, found.code), (extra or "").strip()]
     added = "\n\n".join(p for p in parts if p)
     if not added:
