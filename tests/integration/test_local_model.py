@@ -7,8 +7,10 @@ import json
 import pytest
 from langchain_core.messages import HumanMessage
 
+from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
 from codeloop.models.local import ModelTimeoutError
+from codeloop.nodes.common import prompts_for
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,10 @@ def test_timeout_stops_a_long_generation(model) -> None:
     with pytest.raises(ModelTimeoutError, match=r"took longer than 0\.5 s"):
         model.invoke([HumanMessage("Write a 2000-word essay on compilers.")], max_tokens=2000, timeout=0.5)
     assert model.invoke([HumanMessage("Say ok.")], max_tokens=5).text  # still usable afterwards
+
+
+def test_the_same_prompt_gives_the_same_reply_whatever_ran_before(model) -> None:
+    """Reusing llama.cpp's cached prompt prefix changed this greedy reply after ~150 tokens."""
+    ask = prompts_for(model).generation(load_problems(20, 1)[0].prompt, "", None, None)
+    first = model.invoke(ask, max_tokens=220, temperature=0.0).text
+    assert model.invoke(ask, max_tokens=220, temperature=0.0).text == first

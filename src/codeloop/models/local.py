@@ -91,8 +91,15 @@ class LlamaChatModel(BaseChatModel):
         swallowed), so the deadline is checked between tokens, which closes the
         generation within one token of it. Time spent waiting for the engine lock (other
         runs in this process) does not count.
+
+        The engine's context is reset first: llama.cpp otherwise reuses the cached prefix
+        shared with the previous prompt, and evaluating the rest in a differently sized
+        batch changes the floating-point results, so the same prompt at temperature 0
+        could give a different reply depending on what ran before it. Re-reading the
+        prompt costs little next to generating; reproducible runs are worth it.
         """
         with self._engine.lock:
+            self._engine.llama.reset()
             deadline = time.monotonic() + timeout
             produced, finish = 0, None
             for part in self._engine.llama.create_chat_completion(**request):
