@@ -12,9 +12,16 @@ from codeloop.context import Context
 def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> None:
     """Options shared by every command that runs the loop."""
     parser.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
-    parser.add_argument("--max-iterations", type=int, help="rounds before giving up (default 3)")
+    defaults = Context()
     parser.add_argument(
-        "--retry-temperature", type=float, help="sampling temperature for retries (default 0)"
+        "--max-iterations",
+        type=int,
+        help=f"rounds before giving up (default {defaults.max_iterations})",
+    )
+    parser.add_argument(
+        "--retry-temperature",
+        type=float,
+        help=f"sampling temperature for retries (default {defaults.retry_temperature})",
     )
     parser.add_argument("--out", type=Path, default=Path(out), help=f"output folder ({out})")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
