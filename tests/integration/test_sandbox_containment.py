@@ -7,9 +7,11 @@ that a read is refused), the run's status "passed" is the proof that it was refu
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -303,16 +305,13 @@ def test_echo():
 # --- secrets ----------------------------------------------------------------------------------
 
 
-def test_secrets_never_reach_the_code(monkeypatch):
-    secrets = {"HF_TOKEN": "hf_s3cr3t", "LANGSMITH_API_KEY": "ls_s3cr3t",
-               "AWS_SECRET_ACCESS_KEY": "aws_s3cr3t", "OPENAI_API_KEY": "sk-s3cr3t",
-               "MY_SERVICE_SECRET": "svc_s3cr3t", "GITHUB_TOKEN": "ghp_s3cr3t"}
-    for name, value in secrets.items():
-        monkeypatch.setenv(name, value)
-    SERVER.stop()  # the next run starts a zygote from this environment
-    tests = f"""
-import glob, subprocess
-VALUES = {list(secrets.values())!r}
+SECRETS = {"HF_TOKEN": "hf_s3cr3t", "LANGSMITH_API_KEY": "ls_s3cr3t",
+           "AWS_SECRET_ACCESS_KEY": "aws_s3cr3t", "OPENAI_API_KEY": "sk-s3cr3t",
+           "MY_SERVICE_SECRET": "svc_s3cr3t", "GITHUB_TOKEN": "ghp_s3cr3t"}
+
+LOOK_FOR_SECRETS = f"""
+import glob, os, subprocess
+VALUES = {list(SECRETS.values())!r}
 
 def test_environment_is_clean():
     seen = " ".join(os.environ.values())
@@ -325,8 +324,28 @@ def test_environment_is_clean():
     assert not [v for v in VALUES if v in seen]
     assert not [k for k in os.environ if k.endswith(("_KEY", "_TOKEN", "_SECRET"))]
 """
-    report = run(tests)
-    assert report.status == "passed", (report.detail, report.tests)
+
+# A codeloop process that started with the secrets in its environment (so they are in its
+# /proc/PID/environ, which a monkeypatched os.environ never is) runs the search above.
+SEARCH_FROM_A_PARENT_WITH_SECRETS = """
+import ctypes, json, sys
+from codeloop.sandbox import run_sandboxed
+report = run_sandboxed("", sys.stdin.read())
+dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+print(json.dumps({"status": report.status, "detail": report.detail, "dumpable": dumpable}))
+"""
+
+
+@pytest.mark.parametrize("strategy", ["auto", "none"])
+def test_secrets_never_reach_the_code(strategy):
+    env = {**os.environ, **SECRETS, "CODELOOP_SANDBOX_STRATEGY": strategy}
+    done = subprocess.run([sys.executable, "-c", SEARCH_FROM_A_PARENT_WITH_SECRETS],
+                          input=LOOK_FOR_SECRETS, env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["dumpable"] == 0  # the parent's /proc files belong to root from now on
+    if strategy == "auto" or os.getuid() != 0:  # unconfined root reads every process's files
+        assert result["status"] == "passed", result
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Sending a request is a single `sendmsg` of a small JSON message with four pipe e
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import socket
@@ -17,6 +18,8 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+
+from codeloop.sandbox.child import linux
 
 CHILD_DIR = Path(__file__).with_name("child")
 STARTUP_SECONDS = 60.0
@@ -46,6 +49,20 @@ def zygote_env() -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
+
+
+def hide_own_environment() -> None:
+    """Make this process non-dumpable, so no process of the same user can read its memory.
+
+    Our environment holds the user's tokens, and `/proc/PID/environ` shows the one a
+    process started with, whatever it deleted since. Where no PID namespace hides us
+    (a container without namespaces), generated code runs as our own uid and could read
+    it; a non-dumpable process's /proc files belong to root. Costs: no core dumps, and
+    attaching a debugger needs root.
+    """
+    if linux.available():
+        with contextlib.suppress(OSError):
+            linux.prctl(linux.PR_SET_DUMPABLE, 0)
 
 
 class ForkServer:
@@ -82,6 +99,7 @@ class ForkServer:
         return self._sock
 
     def _start(self) -> None:
+        hide_own_environment()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = subprocess.Popen(
