@@ -213,14 +213,16 @@ class _Health(BaseHTTPRequestHandler):
 
 
 @pytest.mark.parametrize(
-    ("status", "reason"), [(200, None), (503, "the TGI server answered HTTP 503 to /health")]
+    ("status", "reason", "query"),
+    [(200, None, ""), (503, "the TGI server answered HTTP 503 to /health", ""),
+     (200, None, "?family=starcoder")],
 )
-def test_tgi_probe_asks_the_servers_own_health(status, reason):
+def test_tgi_probe_asks_the_servers_own_health(status, reason, query):
     handler = type("Handler", (_Health,), {"status": status})
     stub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=stub.serve_forever, daemon=True).start()
     try:
-        probe = check_backend(f"tgi:http://127.0.0.1:{stub.server_address[1]}")
+        probe = check_backend(f"tgi:http://127.0.0.1:{stub.server_address[1]}{query}")
     finally:
         stub.shutdown()
         stub.server_close()

@@ -14,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from codeloop.models import SPEC_FORMS, ModelFileError, load_model
+from codeloop.models.tgi import split_spec
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 3.0
@@ -60,7 +61,11 @@ def _tgi_problem(url: str, timeout: float) -> str | None:
     if not url.startswith(("http://", "https://")):
         return f"the server's model spec is not valid: use {SPEC_FORMS}"
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout) as reply:
+        base, _ = split_spec(url)  # drop a `?family=` parameter
+    except ValueError as exc:
+        return str(exc)
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=timeout) as reply:
             status = reply.status
     except urllib.error.HTTPError as exc:
         status = exc.code
