@@ -19,9 +19,9 @@ from langchain_core.runnables import RunnableConfig
 
 from codeloop.context import Context
 from codeloop.results import new_result_dir, report_of, write_atomic
-from codeloop.state import Attempt
+from codeloop.state import Attempt, check_task
 from codeloop.store import RunRecord, Store, new_record
-from codeloop.workflow import Progress, RunResult, check_task, run_task
+from codeloop.workflow import Progress, RunResult, run_task
 
 REPORT = "report.json"
 RESULT_FILES = ("solution.py", "test_solution.py", REPORT)

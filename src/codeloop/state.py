@@ -83,3 +83,19 @@ class State(InputState):
     final: NotRequired[Attempt | None]
     error: NotRequired[str | None]
 
+
+MAX_TASK_CHARS = 10_000
+
+
+class TaskError(ValueError):
+    """The task text is unusable (empty or too long)."""
+
+
+def check_task(task: str) -> str:
+    """The task stripped, or a TaskError saying what is wrong with it."""
+    task = task.strip()
+    if not task:
+        raise TaskError("the task is empty: describe what the code should do")
+    if len(task) > MAX_TASK_CHARS:
+        raise TaskError(f"the task has {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}")
+    return task

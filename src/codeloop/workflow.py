@@ -12,24 +12,8 @@ from langchain_core.runnables import RunnableConfig
 
 from codeloop.context import Context
 from codeloop.graph import build_graph, graph
-from codeloop.state import Attempt, Status
+from codeloop.state import Attempt, Status, check_task
 from codeloop.tracing import traced_run
-
-MAX_TASK_CHARS = 10_000
-
-
-class TaskError(ValueError):
-    """The task text is unusable (empty or too long)."""
-
-
-def check_task(task: str) -> str:
-    """The task stripped, or a TaskError saying what is wrong with it."""
-    task = task.strip()
-    if not task:
-        raise TaskError("the task is empty: describe what the code should do")
-    if len(task) > MAX_TASK_CHARS:
-        raise TaskError(f"the task has {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}")
-    return task
 
 
 @dataclass
@@ -148,4 +132,4 @@ def _apply_update(progress: Progress, update: dict[str, Any]) -> None:
             progress.node = NEXT_NODE.get(node, node)
 
 
-__all__ = ["MAX_TASK_CHARS", "Progress", "RunResult", "TaskError", "build_graph", "run_task"]
+__all__ = ["Progress", "RunResult", "build_graph", "run_task"]

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from codeloop.sandbox import Limits, TestReport, run_sandboxed
-from codeloop.sandbox.forkserver import SERVER
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from codeloop.graph import graph
+from codeloop.state import TaskError
 from tests.helpers import reply_with_code as reply_code
 from tests.helpers import reply_with_tests as reply_tests
 from tests.helpers import reply_with_verdict as reply_verdict
@@ -219,3 +222,13 @@ def test_model_tests_cannot_pass_for_the_tasks_own(scripted):
     names = [t["name"] for t in attempt["report"]["tests"]]
     assert names == ["test_own_example_1", "test_task_example_1"]
     assert attempt["task_tests"] == ["test_task_example_1"]
+
+
+def test_a_task_over_the_limit_is_refused_before_any_model_call(scripted):
+    """Runs over the HTTP API reach the graph without the CLI's checks."""
+    context, model = scripted([])
+    with pytest.raises(TaskError, match="the task has 10,001 characters; the limit is 10,000"):
+        run(context, "x" * 10_001)
+    with pytest.raises(TaskError, match="the task is empty"):
+        run(context, "  ")
+    assert model.prompts == []

@@ -12,8 +12,8 @@ from rich.console import Console
 from codeloop.commands.common import add_run_options, context_from
 from codeloop.commands.resume import display_path, resume_hint, run_live
 from codeloop.durable import create_run, write_run
+from codeloop.state import check_task
 from codeloop.store import open_store
-from codeloop.workflow import check_task
 
 EXIT_APPROVED, EXIT_NOT_APPROVED = 0, 1
 

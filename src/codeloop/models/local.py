@@ -99,7 +99,7 @@ class LlamaChatModel(BaseChatModel):
         prompt costs little next to generating; reproducible runs are worth it.
         """
         with self._engine.lock:
-            self._engine.llama.reset()
+            self._engine.llama.reset()  # type: ignore[no-untyped-call]
             deadline = time.monotonic() + timeout
             produced, finish = 0, None
             for part in self._engine.llama.create_chat_completion(**request):

@@ -15,7 +15,7 @@ from codeloop.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.examples import example_tests
 from codeloop.extract import TEST_HEADER, Extracted, extract, with_task_definitions
 from codeloop.nodes.common import call_model, prompts_for
-from codeloop.state import Attempt, State
+from codeloop.state import Attempt, State, check_task
 from codeloop.tracing import call_config
 
 # A few short tests fit well within this; small models that start repeating asserts stop here.
@@ -23,10 +23,16 @@ TEST_TOKENS = 512
 
 
 def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """Write attempt n+1. A reply with no usable code is a failed attempt, never a crash."""
+    """Write attempt n+1. A reply with no usable code is a failed attempt, never a crash.
+
+    The task is checked here too: runs started over the HTTP API reach the graph
+    without passing through the CLI's checks.
+    """
     ctx = context_of(runtime.context)
-    model = ctx.chat_model()
     attempts = state.get("attempts") or []
+    if not attempts:
+        check_task(state["task"])
+    model = ctx.chat_model()
     prompts = prompts_for(model)
     started = time.monotonic()
     ask = prompts.generation(

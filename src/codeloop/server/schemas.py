@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from codeloop.nodes.review import Verdict
 from codeloop.sandbox import TestResult
-from codeloop.workflow import MAX_TASK_CHARS, check_task
+from codeloop.state import MAX_TASK_CHARS, check_task
 
 MAX_CODE_BYTES = 100_000
 TASK_HELP = f"What the code should do, in plain words (at most {MAX_TASK_CHARS:,} characters)."
