@@ -1,13 +1,15 @@
 """The same durable runs and batches on a real PostgreSQL server (`CODELOOP_DB=postgresql://...`).
 
 `.ci/run` installs and starts the server (`.ci/start-postgres`) and exports its URL as
-`CODELOOP_TEST_PG`; these tests skip, saying so, only when no server is reachable.
+`CODELOOP_TEST_PG`. With that set, an unreachable server fails the tests; without it
+(a developer's `pytest` with no server running) they skip, saying how to start one.
 Every test uses fresh run ids, so runs left from earlier test sessions do not matter.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import uuid
@@ -43,14 +45,14 @@ DEFAULT_URL = "postgresql://codeloop_test:codeloop_test@127.0.0.1:5432/codeloop_
 
 @pytest.fixture(scope="module")
 def pg_url() -> str:
-    import os
-
     url = os.environ.get("CODELOOP_TEST_PG") or DEFAULT_URL
     try:
         psycopg.connect(url, connect_timeout=3).close()
     except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL server reachable at {redact(url)} ({exc}); "
-                    "`bash .ci/start-postgres` installs and starts one")
+        problem = f"no PostgreSQL server reachable at {redact(url)} ({exc})"
+        if os.environ.get("CODELOOP_TEST_PG"):
+            pytest.fail(problem)
+        pytest.skip(f"{problem}; `bash .ci/start-postgres` installs and starts one")
     return url
 
 
