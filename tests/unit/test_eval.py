@@ -119,6 +119,22 @@ def test_command_resumes_without_redoing_finished_problems(
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_results_made_with_other_settings_are_not_mixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    model = ScriptedChatModel(script=_replier(CANONICAL["HumanEval/2"]))
+    monkeypatch.setattr(Context, "chat_model", lambda self: model)
+    args = ["eval", "humaneval", "--offset", "2", "--limit", "1", "--mode", "single",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    before = (tmp_path / "results.jsonl").read_text()
+    assert main([*args, "--max-iterations", "5"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} holds results made with max_iterations=3: use another --out" in err
+    assert (tmp_path / "results.jsonl").read_text() == before
+    assert main(args) == 0  # the same settings resume
+
+
 def test_bad_offset_is_a_clear_error(capsys) -> None:
     assert main(["eval", "humaneval", "--offset", "500"]) == 2
     assert "no HumanEval problems at offset 500 (there are 164)" in capsys.readouterr().err

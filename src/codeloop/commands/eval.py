@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -42,6 +43,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     context = context_from(args)
     context.chat_model()  # fail fast on a bad spec or model file
     log = ResultsLog(args.out)
+    log.claim(asdict(context))
     done = log.read()
     work = pending(problems, modes, done)
     if len(work) < len(problems) * len(modes):

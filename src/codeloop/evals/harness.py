@@ -28,6 +28,7 @@ from codeloop.workflow import run_task
 Mode = Literal["single", "loop"]
 MODES: tuple[Mode, ...] = ("single", "loop")
 RESULTS_FILE = "results.jsonl"
+SETTINGS_FILE = "settings.json"
 
 
 def solve_single(problem: Problem, context: Context) -> dict[str, Any]:
@@ -112,6 +113,24 @@ class ResultsLog:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / RESULTS_FILE
         self.lock = threading.Lock()
+
+    def claim(self, settings: dict[str, Any]) -> None:
+        """Record the run's settings, or refuse to mix results made with other settings.
+
+        Resuming matches finished work by problem and mode only, so a rerun with another
+        model or budget into the same folder would otherwise blend two experiments.
+        """
+        path = self.path.with_name(SETTINGS_FILE)
+        if path.exists():
+            before = json.loads(path.read_text(encoding="utf-8"))
+            changed = sorted(k for k in settings.keys() | before.keys()
+                             if settings.get(k) != before.get(k))
+            if changed:
+                was = ", ".join(f"{k}={before.get(k)!r}" for k in changed)
+                raise ValueError(f"{self.path.parent} holds results made with {was}: "
+                                 "use another --out, or the same settings to resume")
+        else:
+            path.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
 
     def read(self) -> list[dict[str, Any]]:
         """Every complete record so far."""
