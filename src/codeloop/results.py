@@ -6,7 +6,6 @@ run never leaves a half-written result that looks finished.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codeloop import __version__
-from codeloop.slug import slugify as slugify  # re-exported: it used to live here
+from codeloop.slug import slugify
 from codeloop.workflow import RunResult
 
 
@@ -46,17 +45,6 @@ def report_of(result: RunResult) -> dict[str, Any]:
         "final": result.final,
         "attempts": attempts,
     }
-
-
-def write_result(folder: Path, result: RunResult) -> dict[str, Any]:
-    """Write solution.py, test_solution.py and report.json into `folder`; return the report."""
-    folder.mkdir(parents=True, exist_ok=True)
-    report = report_of(result)
-    final = result.final or {"code": "", "tests": ""}
-    write_atomic(folder / "solution.py", final["code"])
-    write_atomic(folder / "test_solution.py", final["tests"])
-    write_atomic(folder / "report.json", json.dumps(report, indent=2) + "\n")
-    return report
 
 
 def _read_umask() -> int:
