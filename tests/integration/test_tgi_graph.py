@@ -111,3 +111,15 @@ def test_cli_reports_an_unhealthy_tgi_in_one_line(tgi, tmp_path, capsys):
         "(gave up after 3 attempts)"
     ]
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_cli_run_stops_at_a_validation_error_with_one_line(tgi, tmp_path, capsys):
+    cause = "Input validation error: `inputs` must have less than 6144 tokens. Given: 7000"
+    tgi.script("/generate_stream", Reply(422, error(cause, "validation")))
+    code = main(["run", "--model", f"tgi:{tgi.url}", "--out", str(tmp_path), TASK])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"error: TGI {tgi.url}/generate_stream: HTTP 422: {cause} (validation)"
+    )
+    assert len(tgi.requests("/generate_stream")) == 1  # a 422 is not retried
