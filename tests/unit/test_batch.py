@@ -59,7 +59,8 @@ def test_every_task_runs_once_and_the_summary_adds_up(tmp_path: Path) -> None:
 
 def test_rerun_skips_finished_tasks_and_leaves_their_files_alone(tmp_path: Path) -> None:
     out, tasks = tmp_path / "demo", tasks_of(task_lines(6))
-    run_batch(out, tasks, answer([]))
+    first, _ = run_batch(out, tasks, answer([]))
+    assert [o.status for o in first.outcomes] == ["approved"] * 6, first.outcomes
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("t*/*")}
     calls: list[tuple[str, str]] = []
     run, plan = run_batch(out, tasks, answer(calls))
