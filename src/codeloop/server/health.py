@@ -63,7 +63,8 @@ def _tgi_problem(url: str, timeout: float) -> str | None:
     try:
         base, _ = split_spec(url)  # drop a `?family=` parameter
     except ValueError as exc:
-        return str(exc)
+        log.warning("health: %s", exc)
+        return f"the server's model spec is not valid: use {SPEC_FORMS}"
     try:
         with urllib.request.urlopen(f"{base}/health", timeout=timeout) as reply:
             status = reply.status
