@@ -80,5 +80,10 @@ def test_custom_reviewer(tmp_path):
     text = all_text(notebook)
     assert "type hints (score >= 6)  add      approved           2" in text
     assert "strict (score >= 9)      add      not_approved       3" in text
+    [real] = [c for c in notebook.cells if c.source.startswith("embedded_rows = compare")]
+    embedded = "".join(o.get("text", "") for o in real.outputs)  # the embedded model's table
+    rows = [line for line in embedded.splitlines() if line.startswith(("default", "strict", "type"))]
+    assert len(rows) == 9
+    assert all(" approved " in line or " not_approved " in line for line in rows)
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
-    assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 1  # the plot
+    assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 2  # the two plots
