@@ -186,12 +186,16 @@ def test_best_attempt_trusts_the_tasks_own_tests_and_prefers_the_earliest_on_tie
     assert best_attempt([first, second, third])["iteration"] == 1
 
 
+# A buggy first round the reviewer rejects, then a right one it approves.
+REJECTED_THEN_APPROVED = [
+    reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2),
+    reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
+]
+
+
 def test_retries_sample_at_the_retry_temperature(scripted):
     context, model = scripted(
-        [
-            reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2),
-            reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
-        ],
+        REJECTED_THEN_APPROVED,
         retry_temperature=0.7,
     )
     run(context)
@@ -201,10 +205,7 @@ def test_retries_sample_at_the_retry_temperature(scripted):
 
 def test_retry_temperature_zero_keeps_retries_greedy(scripted):
     context, model = scripted(
-        [
-            reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2),
-            reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
-        ],
+        REJECTED_THEN_APPROVED,
         retry_temperature=0.0,
     )
     run(context)

@@ -15,6 +15,10 @@ from tests.batch_support import ADD, ADD_TESTS
 from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict
 
 TASK = "Write add(a, b) returning the sum of two numbers."
+# Solution, tests, verdict: a run approved in its first round.
+ONE_APPROVED_ROUND = (
+    reply_with_code(ADD), reply_with_tests(ADD_TESTS), reply_with_verdict(True, 9)
+)
 
 
 class Stop(Exception):
@@ -61,17 +65,13 @@ def test_a_stop_before_generate_finished_redoes_only_generate(tmp_path: Path) ->
         with pytest.raises(Stop):
             drive(store, record, context, stop_when("generate"))  # raised at the first event
         assert run_status(store, record.run_id)[0] == "unfinished"
-        context, model = scripted(
-            reply_with_code(ADD), reply_with_tests(ADD_TESTS), reply_with_verdict(True, 9)
-        )
+        context, model = scripted(*ONE_APPROVED_ROUND)
         assert drive(store, record, context).status == "approved"
     assert len(model.prompts) == 3
 
 
 def test_driving_a_finished_run_calls_no_model(tmp_path: Path) -> None:
-    context, _ = scripted(
-        reply_with_code(ADD), reply_with_tests(ADD_TESTS), reply_with_verdict(True, 9)
-    )
+    context, _ = scripted(*ONE_APPROVED_ROUND)
     with open_store(tmp_path) as store:
         record = create_run(store, TASK, context, tmp_path)
         first = drive(store, record, context)
@@ -83,9 +83,7 @@ def test_driving_a_finished_run_calls_no_model(tmp_path: Path) -> None:
 
 
 def test_result_folder_is_complete_and_stale_temp_files_are_removed(tmp_path: Path) -> None:
-    context, _ = scripted(
-        reply_with_code(ADD), reply_with_tests(ADD_TESTS), reply_with_verdict(True, 9)
-    )
+    context, _ = scripted(*ONE_APPROVED_ROUND)
     with open_store(tmp_path) as store:
         record = create_run(store, TASK, context, tmp_path)
         result = drive(store, record, context)
