@@ -37,6 +37,7 @@ def test_interrupted_run_is_listed_shown_and_resumed_without_redoing_generate(
     )
     stderr = interrupt_when(proc, "review")
     assert proc.returncode == 130, stderr
+    assert "stopping after the current step" in stderr
     found = re.search(r"stopped; continue with: codeloop resume (\S+) --out out", stderr)
     assert found, stderr
     run_id = found.group(1)

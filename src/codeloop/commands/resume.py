@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from rich.console import Console
 
 from codeloop.context import Context
 from codeloop.durable import context_of_run, drive, write_run, written_report
+from codeloop.stopping import run_stoppable
 from codeloop.store import DB_ENV, RunRecord, Store, open_store
 from codeloop.view import LiveView
-from codeloop.workflow import RunResult
+from codeloop.workflow import Progress, RunResult
 
 EXIT_APPROVED, EXIT_NOT_APPROVED = 0, 1
 
@@ -64,13 +66,31 @@ def handle(args: argparse.Namespace, err: Console) -> int:
 def run_live(
     store: Store, record: RunRecord, context: Context, err: Console, hint: str
 ) -> RunResult:
-    """Drive the run with the live view; Ctrl-C prints `hint`, how to pick it up again."""
+    """Drive the run with the live view; Ctrl-C prints `hint`, how to pick it up again.
+
+    Ctrl-C lets the node in progress finish and be saved first (see codeloop.stopping).
+    """
     try:
         with LiveView(err) as view:
-            return drive(store, record, context, view.update)
+            return run_stoppable(
+                lambda check: drive(store, record, context, checked(check, view.update)),
+                lambda: err.print("stopping after the current step (Ctrl-C again to quit now)"),
+            )
     except KeyboardInterrupt:
         err.print(f"stopped; continue with: {hint}", highlight=False, markup=False)
         raise
+
+
+def checked(
+    check: Callable[[], None], show: Callable[[Progress], None]
+) -> Callable[[Progress], None]:
+    """A progress callback that first gives a requested stop its chance to happen."""
+
+    def update(progress: Progress) -> None:
+        check()
+        show(progress)
+
+    return update
 
 
 def resume_hint(run_id: str, out: Path) -> str:
