@@ -79,3 +79,16 @@ def test_a_second_ctrl_c_stops_waiting_at_once() -> None:
         assert not release.is_set()
     finally:
         release.set()
+
+
+def test_off_the_main_thread_the_work_runs_right_there() -> None:
+    ran_on: list[threading.Thread] = []
+
+    def work(check: Callable[[], None]) -> None:
+        check()
+        ran_on.append(threading.current_thread())
+
+    caller = threading.Thread(target=run_stoppable, args=(work,))
+    caller.start()
+    caller.join(10)
+    assert ran_on == [caller]
