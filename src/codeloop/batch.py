@@ -29,6 +29,7 @@ from codeloop.batch_report import Outcome, outcome_of
 from codeloop.batch_tasks import BatchTask
 from codeloop.context import Context
 from codeloop.durable import drive, settings_of, write_run, written_report
+from codeloop.stopping import Stopped
 from codeloop.store import RunRecord, Store, StoreError, new_record
 from codeloop.workflow import Progress
 
@@ -36,10 +37,6 @@ from codeloop.workflow import Progress
 STOP_GRACE_SECONDS = 3.0
 LOCK_FILE = "batch.lock"
 ContextFor = Callable[[BatchTask, RunRecord], Context]
-
-
-class BatchStopped(Exception):
-    """Raised inside a run when the batch is stopping, to end it at its next step."""
 
 
 @dataclass
@@ -178,21 +175,21 @@ class Batch:
     def _work(self, task: BatchTask, record: RunRecord, shared: _Shared) -> Outcome:
         def check(_: Progress) -> None:
             if shared.stopping.is_set():
-                raise BatchStopped
+                raise Stopped
 
         if shared.stopping.is_set():
-            raise BatchStopped
+            raise Stopped
         try:
             result = drive(self.store, record, self.context_for(task, record), check)
             report = write_run(record, result)
-        except BatchStopped:
+        except Stopped:
             raise
         except Exception as exc:  # one task's failure is its outcome, not the batch's end...
             if not _is_database_error(exc):
                 return Outcome.failed(task, record, exc)
             shared.fatal.append(exc)  # ...unless the run database failed: that stops them all
             shared.stopping.set()
-            raise BatchStopped from exc
+            raise Stopped from exc
         return outcome_of(task, record, report)
 
 
@@ -204,7 +201,7 @@ def _as_done(futures: dict[Future[Outcome], BatchTask], shared: _Shared) -> Iter
         for future in finished:
             try:
                 yield future.result()
-            except BatchStopped:
+            except Stopped:
                 continue
 
 

@@ -22,7 +22,10 @@ T = TypeVar("T")
 
 
 class Stopped(Exception):
-    """Raised inside a run, at a progress report, after Ctrl-C asked it to stop."""
+    """Raised inside a run, at a progress report, once it is asked to stop.
+
+    Ctrl-C asks here; a batch asks its runs (see codeloop.batch) when it is stopping.
+    """
 
 
 def run_stoppable(
