@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,7 @@ def ctrl_c_when(ready: threading.Event, times: int = 1) -> None:
         ready.wait(10)
         for _ in range(times):
             os.kill(os.getpid(), signal.SIGINT)
-            threading.Event().wait(0.2)
+            time.sleep(0.2)
 
     threading.Thread(target=send, daemon=True).start()
 
@@ -39,7 +40,7 @@ def test_ctrl_c_stops_the_work_at_its_next_check_after_its_cleanup() -> None:
             while True:
                 check()
                 events.append("step")
-                threading.Event().wait(0.01)
+                time.sleep(0.01)
         except Stopped:
             events.append("cleaned up")
             raise
