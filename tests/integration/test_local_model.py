@@ -60,3 +60,24 @@ def test_the_same_prompt_gives_the_same_reply_whatever_ran_before(model) -> None
     ask = prompts_for(model).generation(load_problems(20, 1)[0].prompt, "", None, None)
     first = model.invoke(ask, max_tokens=220, temperature=0.0).text
     assert model.invoke(ask, max_tokens=220, temperature=0.0).text == first
+
+
+def test_the_installed_build_passes_its_self_check_once(tmp_path, monkeypatch) -> None:
+    """The real library decodes in a child on this CPU; the pass is kept for the next process."""
+    from codeloop.models import selfcheck
+    from codeloop.models.model_file import resolve_model_file
+
+    model_path = str(resolve_model_file())
+    monkeypatch.setenv("CODELOOP_CACHE_DIR", str(tmp_path))
+    selfcheck._check_once.cache_clear()
+    calls = []
+    real_child = selfcheck._run_child
+    monkeypatch.setattr(selfcheck, "_run_child", lambda path: calls.append(path) or real_child(path))
+    try:
+        selfcheck.check_engine(model_path)
+        selfcheck._check_once.cache_clear()  # as a new process would
+        selfcheck.check_engine(model_path)
+    finally:
+        selfcheck._check_once.cache_clear()
+    assert calls == [model_path]
+    assert len(list((tmp_path / "selfcheck").glob("*.ok"))) == 1

@@ -15,6 +15,7 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 
 from codeloop.models.model_file import ModelFileError, check_explicit, resolve_model_file
+from codeloop.models.selfcheck import EngineCheckError, check_engine
 
 SPEC_FORMS = "'local', 'local:/path/to/model.gguf' or 'tgi:http://HOST:PORT'"
 LOCAL_CONTEXT_TOKENS = 8192
@@ -57,10 +58,11 @@ def _load_local(target: str, timeout: float) -> BaseChatModel:
     from codeloop.models.local import LlamaChatModel, LlamaEngine
 
     path = check_explicit(Path(target).expanduser()) if target else resolve_model_file()
+    check_engine(str(path))  # a build for another CPU fails here, with the fix, not mid-run
     with _LOAD_LOCK:
         engine = _engine(str(path))
     assert isinstance(engine, LlamaEngine)
     return LlamaChatModel(engine, model_name=path.stem, timeout=timeout)
 
 
-__all__ = ["ModelFileError", "ModelSpecError", "load_model"]
+__all__ = ["EngineCheckError", "ModelFileError", "ModelSpecError", "load_model"]

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from codeloop.models import SPEC_FORMS, ModelFileError, load_model
+from codeloop.models import SPEC_FORMS, EngineCheckError, ModelFileError, load_model
 from codeloop.models.tgi import split_spec
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,12 @@ def _local_problem(spec: str) -> str | None:
     except ModelFileError as exc:
         log.warning("health: %s", exc)
         return "the embedded model file is missing or damaged (details in the server log)"
+    except EngineCheckError as exc:
+        log.warning("health: %s", exc)
+        return (
+            "the installed llama.cpp build cannot run on this CPU "
+            "(the server log has the command that rebuilds it)"
+        )
     except Exception as exc:  # llama.cpp missing or failing to load: all mean "cannot serve"
         log.warning("health: the embedded model does not load: %s", exc)
         return "the embedded model does not load (details in the server log)"
