@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from codeloop.batch import Batch, BatchRun
-from codeloop.batch_tasks import BatchTask
+from codeloop.batch.outcome import BatchRun
+from codeloop.batch.runner import Batch
+from codeloop.batch.tasks import BatchTask
 from codeloop.context import Context
-from codeloop.durable import context_of_run
-from codeloop.store import RunRecord, open_store
+from codeloop.models import chat_model
+from codeloop.runs.store import RunRecord, context_of_run, open_store
 
 # The fake model's answers: a correct add(), two passing tests, an approving verdict.
 RULES = [
@@ -120,7 +121,7 @@ def main() -> None:
     # waits for the engine lock, and on a busy machine that wait is long.
     base = Context(model="local", max_iterations=1, max_new_tokens=256, model_timeout=3600)
     started = time.perf_counter()
-    base.chat_model()
+    chat_model(base)
     print(f"embedded model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     compare("embedded Qwen2.5-Coder-0.5B", tasks, base, (1, 2))
 

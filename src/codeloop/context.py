@@ -2,17 +2,14 @@
 
 Studio renders this dataclass as the run's configuration form, so every field carries a
 description. Values passed explicitly win; the model spec falls back to `CODELOOP_MODEL`
-so a deployment (docker-compose, `langgraph dev`) picks its backend without code.
+so a deployment (docker-compose, `langgraph dev`) picks its backend without code. It is
+plain data: the model it names is loaded by `codeloop.models.chat_model`.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
 
 DEFAULT_MODEL = "local"
 
@@ -82,13 +79,6 @@ class Context:
         for name in ("test_timeout", "model_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-
-    def chat_model(self) -> BaseChatModel:
-        """The chat model this run talks to (loaded once per process and spec)."""
-        from codeloop.models import load_model
-
-        return load_model(self.model, timeout=self.model_timeout)
-
 
 
 def context_of(runtime_context: object) -> Context:

@@ -9,6 +9,7 @@ on Python 3.11.
 from __future__ import annotations
 
 import operator
+import re
 from typing import Annotated, Literal, NotRequired
 
 from typing_extensions import TypedDict
@@ -85,6 +86,7 @@ class State(InputState):
 
 
 MAX_TASK_CHARS = 10_000
+SLUG_WORDS = 6
 
 
 class TaskError(ValueError):
@@ -99,3 +101,9 @@ def check_task(task: str) -> str:
     if len(task) > MAX_TASK_CHARS:
         raise TaskError(f"the task has {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}")
     return task
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    """A short, filesystem-safe name from a task's first words: its run folder and trace name."""
+    words = re.findall(r"[a-z0-9]+", text.lower())[:SLUG_WORDS]
+    return "-".join(words)[:limit].strip("-") or "task"

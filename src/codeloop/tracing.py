@@ -27,7 +27,7 @@ from urllib.request import getproxies, proxy_bypass
 from langchain_core.runnables import RunnableConfig
 from langsmith import run_helpers, utils
 
-from codeloop.slug import slugify
+from codeloop.state import slugify
 
 if TYPE_CHECKING:
     from codeloop.context import Context

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from codeloop import models
-from codeloop.batch import Batch
-from codeloop.batch_tasks import BatchTask
+from codeloop.batch.runner import Batch
+from codeloop.batch.tasks import BatchTask
 from codeloop.context import Context
-from codeloop.durable import context_of_run
-from codeloop.store import RunRecord, open_store
+from codeloop.runs.store import RunRecord, context_of_run, open_store
 
 pytestmark = pytest.mark.integration
 TASKS = [

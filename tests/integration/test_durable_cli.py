@@ -47,7 +47,8 @@ def test_interrupted_run_is_listed_shown_and_resumed_without_redoing_generate(
     listed = run_cli("runs", "--out", "out", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     row = listed.stdout.splitlines()[1].split()
-    assert row[:3] == [run_id, "unfinished", "0"] and "Task T01" in listed.stdout
+    # Ctrl-C once review shows lets review finish and be saved (0 or 1 attempt, by timing)
+    assert row[:2] == [run_id, "unfinished"] and row[2] in ("0", "1") and "Task T01" in listed.stdout
 
     resumed = run_cli("resume", run_id, "--out", "out", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

@@ -18,12 +18,19 @@ from typing import Any
 
 import pytest
 
-from codeloop.batch import Batch
-from codeloop.batch_tasks import BatchTask
+from codeloop.batch.runner import Batch
+from codeloop.batch.tasks import BatchTask
 from codeloop.context import Context
-from codeloop.durable import context_of_run, create_run, drive, run_status, settings_of
 from codeloop.models.scripted import ScriptedChatModel
-from codeloop.store import PostgresStore, RunRecord, open_store, redact
+from codeloop.runs.durable import create_run, drive, run_status
+from codeloop.runs.store import (
+    PostgresStore,
+    RunRecord,
+    context_of_run,
+    open_store,
+    redact,
+    settings_of,
+)
 from tests.batch_support import (
     ADD,
     ADD_TESTS,

@@ -16,7 +16,7 @@ from codeloop.context import Context
 from codeloop.graph import graph
 from codeloop.models.tgi import connect
 from codeloop.prompts.starcoder import TESTS_START, StarCoderPrompts
-from codeloop.workflow import run_task
+from codeloop.runs.runner import run_task
 from tests.tgi_replay import SHARED, ReplayServer, Reply, error, generate_response
 
 pytestmark = [

@@ -28,7 +28,7 @@ SLUG = "write-add-a-b-returning-the"
 # Two tasks in one process: the first is rejected once, then approved; the second at once.
 SCRIPT = """
 from codeloop.models.scripted import ScriptedChatModel
-from codeloop.workflow import run_task
+from codeloop.runs.runner import run_task
 from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict
 
 ADD, BUG = "def add(a, b):\\n    return a + b\\n", "def add(a, b):\\n    return a - b\\n"
@@ -170,7 +170,8 @@ def test_runs_arrive_named_and_tagged(langsmith_server):
     assert set(roots) == {f"codeloop {SLUG}", "codeloop write-add-a-b-again"}
     root = roots[f"codeloop {SLUG}"]
     assert root["session_name"] == "codeloop-tests"
-    assert {"codeloop", f"task:{SLUG}", "model:local"} <= set(root["tags"])
+    assert {"codeloop", f"task:{SLUG}"} <= set(root["tags"])
+    assert any(tag.startswith("model:registered:") for tag in root["tags"])  # the scripted model
     assert root["extra"]["metadata"]["task_slug"] == SLUG
     assert root["outputs"]["status"] == "approved"
 

@@ -9,13 +9,21 @@ from typing import Any
 
 import pytest
 
-from codeloop.batch import Batch, BatchRun, batch_name
-from codeloop.batch_report import Outcome, markdown, summary_of, write_summary
-from codeloop.batch_tasks import BatchTask
+from codeloop.batch.outcome import BatchRun, Outcome
+from codeloop.batch.runner import Batch, batch_name
+from codeloop.batch.summary import markdown, summary_of, write_summary
+from codeloop.batch.tasks import BatchTask
 from codeloop.context import Context
-from codeloop.durable import context_of_run, settings_of
 from codeloop.models.scripted import ScriptedChatModel
-from codeloop.store import RunRecord, SqliteStore, StoreError, open_store
+from codeloop.runs.stopping import Stopped
+from codeloop.runs.store import (
+    RunRecord,
+    SqliteStore,
+    StoreError,
+    context_of_run,
+    open_store,
+    settings_of,
+)
 from tests.batch_support import answer, task_lines
 from tests.helpers import ScriptedContext
 
@@ -105,7 +113,7 @@ def test_ctrl_c_stops_the_batch_and_a_rerun_finishes_it(tmp_path: Path) -> None:
     out, tasks = tmp_path / "demo", tasks_of(task_lines(10))
 
     def interrupt(_: Outcome) -> None:
-        raise KeyboardInterrupt
+        raise Stopped  # what Ctrl-C does to a batch (codeloop.runs.stopping)
 
     first_calls: list[tuple[str, str]] = []
     run, _ = run_batch(out, tasks, answer(first_calls), concurrency=2, on_outcome=interrupt)

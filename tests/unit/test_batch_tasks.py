@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codeloop.batch_tasks import BatchTask, load_tasks
+from codeloop.batch.tasks import BatchTask, load_tasks
 
 
 def load(tmp_path: Path, *lines: str) -> tuple[list[BatchTask], list[str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeloop.cli import main
-from codeloop.context import Context
+from codeloop.models import register_model
 from codeloop.models.scripted import ScriptedChatModel
 from tests.helpers import reply_with_code, reply_with_tests, reply_with_verdict
 
@@ -20,7 +20,7 @@ TESTS = "def test_add():\n    assert add(1, 2) == 3\n"
 def script(monkeypatch: pytest.MonkeyPatch):
     def use(replies: list[str]) -> ScriptedChatModel:
         model = ScriptedChatModel(script=replies)
-        monkeypatch.setattr(Context, "chat_model", lambda self: model)
+        monkeypatch.setenv("CODELOOP_MODEL", register_model(model))
         return model
 
     return use
@@ -71,8 +71,8 @@ def test_debug_shows_the_traceback(script) -> None:
 
 
 def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
-    from codeloop import results
-    from codeloop.results import write_atomic
+    from codeloop.runs import folders as results
+    from codeloop.runs.folders import write_atomic
 
     write_atomic(tmp_path / "x.txt", "hi")
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~results.UMASK

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from codeloop.cli import main
-from codeloop.context import Context
 from codeloop.evals import harness
 from codeloop.evals.harness import ResultsLog, evaluate, pending
 from codeloop.evals.humaneval import load_problems, score
+from codeloop.models import register_model
 from codeloop.models.scripted import ScriptedChatModel
 from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict
 
@@ -97,7 +97,7 @@ def test_command_resumes_without_redoing_finished_problems(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     model = ScriptedChatModel(script=_replier(CANONICAL["HumanEval/2"]))
-    monkeypatch.setattr(Context, "chat_model", lambda self: model)
+    monkeypatch.setenv("CODELOOP_MODEL", register_model(model))
     solved: list[tuple[str, str]] = []
     real = harness.evaluate
 
@@ -123,7 +123,7 @@ def test_results_made_with_other_settings_are_not_mixed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     model = ScriptedChatModel(script=_replier(CANONICAL["HumanEval/2"]))
-    monkeypatch.setattr(Context, "chat_model", lambda self: model)
+    monkeypatch.setenv("CODELOOP_MODEL", register_model(model))
     args = ["eval", "humaneval", "--offset", "2", "--limit", "1", "--mode", "single",
             "--out", str(tmp_path)]
     assert main(args) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeloop.examples import example_tests, is_example
+from codeloop.nodes.examples import example_tests, is_example
 
 CODE = "def below_zero(ops):\n    return False\n\ndef mean(xs):\n    return 0.0\n"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeloop.extract import TEST_HEADER, extract
+from codeloop.nodes.extract import TEST_HEADER, extract
 
 CODE = "def add(a, b):\n    return a + b\n"
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from codeloop.stopping import Stopped, run_stoppable
+from codeloop.runs.stopping import Stopped, run_stoppable
 
 
 def ctrl_c_when(ready: threading.Event, times: int = 1) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codeloop.store import DB_FILE, StoreError, new_record, open_store, redact
+from codeloop.runs.store import DB_FILE, StoreError, new_record, open_store, redact
 
 
 def test_register_get_and_list_runs(tmp_path: Path) -> None:

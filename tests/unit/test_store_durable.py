@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from codeloop.durable import create_run, drive, run_status, write_run, written_report
 from codeloop.models.scripted import ScriptedChatModel
-from codeloop.store import open_store
-from codeloop.workflow import Progress
+from codeloop.runs.durable import create_run, drive, run_status
+from codeloop.runs.folders import write_run, written_report
+from codeloop.runs.runner import Progress
+from codeloop.runs.store import open_store
 from tests.batch_support import ADD, ADD_TESTS
 from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict
 

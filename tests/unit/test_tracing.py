@@ -11,7 +11,7 @@ from langsmith import utils as ls_utils
 
 from codeloop import tracing
 from codeloop.context import Context
-from codeloop.workflow import run_task
+from codeloop.runs.runner import run_task
 from tests.helpers import reply_with_code, reply_with_tests, reply_with_verdict
 
 ADD = "def add(a, b):\n    return a + b\n"
@@ -117,7 +117,7 @@ def test_a_two_round_run_reads_as_the_workflow(scripted, tracing_off):
     assert result.status == "approved"
     root = recorder.runs[0]
     assert root["name"] == "codeloop write-add-a-b-returning-the"
-    assert {"codeloop", "task:write-add-a-b-returning-the", "model:local"} <= set(root["tags"])
+    assert {"codeloop", "task:write-add-a-b-returning-the", f"model:{context.model}"} <= set(root["tags"])
     calls = [r for r in recorder.runs if r["kind"] == "llm"]
     assert [c["name"] for c in calls] == [
         "solution #1", "tests #1", "verdict #1", "solution #2", "tests #2", "verdict #2"

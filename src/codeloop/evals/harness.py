@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 from codeloop.context import Context
 from codeloop.evals.humaneval import Problem, score
-from codeloop.examples import is_example
-from codeloop.extract import extract, with_task_definitions
+from codeloop.models import chat_model
 from codeloop.nodes.common import prompts_for
+from codeloop.nodes.examples import is_example
+from codeloop.nodes.extract import extract, with_task_definitions
 from codeloop.nodes.generate import ask_model
+from codeloop.runs.runner import run_task
 from codeloop.state import Attempt
-from codeloop.workflow import run_task
 
 Mode = Literal["single", "loop"]
 MODES: tuple[Mode, ...] = ("single", "loop")
@@ -33,7 +34,7 @@ SETTINGS_FILE = "settings.json"
 
 def solve_single(problem: Problem, context: Context) -> dict[str, Any]:
     """The baseline: one generation call, no tests, no review."""
-    model = context.chat_model()
+    model = chat_model(context)
     prompts = prompts_for(model)
     messages = prompts.generation(problem.prompt, "", None, None)
     reply = ask_model(model, messages, context, 0, context.max_new_tokens, list(prompts.stop))

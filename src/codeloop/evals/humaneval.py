@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from codeloop.extract import with_task_definitions
+from codeloop.nodes.extract import with_task_definitions
 from codeloop.sandbox import Limits, TestReport, run_sandboxed
 
 HIDDEN_TEST_SECONDS = 30.0

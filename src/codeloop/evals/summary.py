@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeloop.results import write_atomic
+from codeloop.runs.folders import write_atomic
 
 
 @dataclass(frozen=True)

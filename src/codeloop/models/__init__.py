@@ -2,29 +2,55 @@
 
 Specs: `local` (the embedded GGUF model, see model_file), `local:/path/model.gguf`,
 `tgi:http://HOST:PORT`; `scripted:/path/script.json` is a fake model for tests and demos
-(see script_file). Loaded models are cached per process and spec, so a batch or a
-server loads the embedded model once.
+(see script_file); `registered:NAME` is a chat model object handed to `register_model`
+in this process (a notebook's own model, a test's scripted one). Loaded models are cached
+per process and spec, so a batch or a server loads the embedded model once.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 
 from codeloop.models.model_file import ModelFileError, check_explicit, resolve_model_file
 from codeloop.models.selfcheck import EngineCheckError, check_engine
 
+if TYPE_CHECKING:
+    from codeloop.context import Context
+
 SPEC_FORMS = "'local', 'local:/path/to/model.gguf' or 'tgi:http://HOST:PORT'"
 LOCAL_CONTEXT_TOKENS = 8192
 # lru_cache does not stop two threads from both missing and loading the model twice.
 _LOAD_LOCK = threading.Lock()
+# Chat model objects registered in this process, by name (see register_model).
+_REGISTERED: dict[str, BaseChatModel] = {}
+_NUMBERS = itertools.count(1)
 
 
 class ModelSpecError(ValueError):
     """The model spec is not one codeloop knows."""
+
+
+def chat_model(context: Context) -> BaseChatModel:
+    """The chat model a run's context names (loaded once per process and spec)."""
+    return load_model(context.model, timeout=context.model_timeout)
+
+
+def register_model(model: BaseChatModel, name: str | None = None) -> str:
+    """Make a chat model object usable as a spec (`registered:NAME`) in this process.
+
+    For code that builds its own model (a notebook, a test): the spec goes in the
+    Context like any other. It names nothing in another process, so a run started with
+    it can only be resumed by the process that registered it.
+    """
+    name = name or f"model-{next(_NUMBERS)}"
+    _REGISTERED[name] = model
+    return f"registered:{name}"
 
 
 def load_model(spec: str, *, timeout: float = 300.0) -> BaseChatModel:
@@ -40,6 +66,12 @@ def load_model(spec: str, *, timeout: float = 300.0) -> BaseChatModel:
         from codeloop.models.tgi import load_tgi
 
         return load_tgi(target, timeout=timeout)
+    if kind == "registered":
+        if target not in _REGISTERED:
+            raise ModelSpecError(
+                f"no model registered as {target!r} in this process (register_model makes one)"
+            )
+        return _REGISTERED[target]
     if kind == "scripted":
         from codeloop.models.script_file import load_script
 
@@ -65,4 +97,7 @@ def _load_local(target: str, timeout: float) -> BaseChatModel:
     return LlamaChatModel(engine, model_name=path.stem, timeout=timeout)
 
 
-__all__ = ["EngineCheckError", "ModelFileError", "ModelSpecError", "load_model"]
+__all__ = [
+    "EngineCheckError", "ModelFileError", "ModelSpecError", "chat_model", "load_model",
+    "register_model",
+]

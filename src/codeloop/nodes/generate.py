@@ -11,10 +11,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
-from codeloop.examples import PREFIX as EXAMPLE_PREFIX
-from codeloop.examples import example_tests
-from codeloop.extract import TEST_HEADER, Extracted, extract, with_task_definitions
+from codeloop.models import chat_model
 from codeloop.nodes.common import call_model, prompts_for
+from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
+from codeloop.nodes.examples import example_tests
+from codeloop.nodes.extract import TEST_HEADER, Extracted, extract, with_task_definitions
 from codeloop.state import Attempt, State, check_task
 from codeloop.tracing import call_config
 
@@ -32,7 +33,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     attempts = state.get("attempts") or []
     if not attempts:
         check_task(state["task"])
-    model = ctx.chat_model()
+    model = chat_model(ctx)
     prompts = prompts_for(model)
     started = time.monotonic()
     ask = prompts.generation(

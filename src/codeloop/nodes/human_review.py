@@ -23,23 +23,35 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from codeloop.state import Attempt, State
 
 APPROVE_WORDS = frozenset({"approve", "approved"})
 QUESTION = "Approve this attempt, or send feedback for another iteration."
+
+
+class HumanAnswer(BaseModel):
+    """Approve: {"action": "approve"}.
+
+    Another iteration: {"action": "feedback", "feedback": "what to change"}.
+    """
+
+    action: Literal["approve", "feedback"]
+    feedback: str | None = Field(default=None, description="What to change (for action feedback).")
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _spelling(cls, value: object) -> object:
+        """Any case and spacing; "approved" means approve."""
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        return "approve" if word in APPROVE_WORDS else word
+
+
 # Shown to clients that render a form for the answer (LangGraph Studio does).
-ANSWER_SCHEMA: dict[str, Any] = {
-    "title": "HumanAnswer",
-    "description": 'Approve: {"action": "approve"}. Another iteration: '
-    '{"action": "feedback", "feedback": "what to change"}.',
-    "type": "object",
-    "properties": {
-        "action": {"type": "string", "enum": ["approve", "feedback"]},
-        "feedback": {"type": "string", "description": "What to change (for action feedback)."},
-    },
-    "required": ["action"],
-}
+ANSWER_SCHEMA: dict[str, Any] = HumanAnswer.model_json_schema()
 
 
 @dataclass(frozen=True)
@@ -104,10 +116,13 @@ def parse_answer(reply: object) -> tuple[Answer | None, str | None]:
         return (Answer(feedback=text), None) if text else (None, "the answer was empty")
     if not isinstance(reply, dict):
         return None, f"expected an object or a string, got {type(reply).__name__}"
-    action = str(reply.get("action", "")).strip().lower()
-    if action in APPROVE_WORDS:
+    try:
+        answer = HumanAnswer.model_validate(reply)
+    except ValidationError as exc:
+        if exc.errors()[0]["loc"][0] == "feedback":
+            return None, "feedback must be text"
+        return None, f"unknown action {reply.get('action')!r}: use 'approve' or 'feedback'"
+    if answer.action == "approve":
         return Answer(), None
-    if action == "feedback":
-        text = str(reply.get("feedback") or "").strip()
-        return (Answer(feedback=text), None) if text else (None, "feedback needs some text")
-    return None, f"unknown action {reply.get('action')!r}: use 'approve' or 'feedback'"
+    text = (answer.feedback or "").strip()
+    return (Answer(feedback=text), None) if text else (None, "feedback needs some text")

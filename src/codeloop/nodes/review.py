@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 
 from codeloop.context import Context, context_of
+from codeloop.models import chat_model
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
 from codeloop.tracing import call_config
@@ -68,7 +69,7 @@ def _ask_reviewer(
     ctx: Context, task: str, attempt: Attempt, tokens: dict[str, int]
 ) -> tuple[Verdict | None, str | None]:
     """One verdict request, plus one repair request if the first reply does not validate."""
-    model = ctx.chat_model()
+    model = chat_model(ctx)
     prompts = prompts_for(model)
     messages: list[BaseMessage] = prompts.review(task, attempt)
     problem = "no reply"

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from codeloop.prompts import render
+from codeloop.prompts.base import render
 from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
 

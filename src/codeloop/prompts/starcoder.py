@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from codeloop.prompts import render, trimmable
+from codeloop.prompts.base import render, trimmable
 from codeloop.prompts.chat import test_summary
 from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt

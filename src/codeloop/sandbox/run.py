@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeloop.sandbox import judge
+import codeloop.sandbox.judge as judge
 from codeloop.sandbox.collect import gather
 from codeloop.sandbox.forkserver import SERVER, SandboxUnavailable
 from codeloop.sandbox.report import Limits, TestReport

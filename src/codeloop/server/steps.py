@@ -10,9 +10,9 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from codeloop.context import Context
-from codeloop.examples import example_tests
-from codeloop.extract import TEST_HEADER
 from codeloop.nodes import execute, generate, review
+from codeloop.nodes.examples import example_tests
+from codeloop.nodes.extract import TEST_HEADER
 from codeloop.state import Attempt, State
 
 NO_TESTS = "no tests: send `tests`, or put examples in the task (f(2) == 4, or >>> f(2) then 4)"

@@ -1,21 +1,21 @@
 """Batch runs: the tasks of a JSONL file, run concurrently, each a durable run, none twice.
 
-Each task is a durable run (see durable) with the run id `<batch name>.<task id>`, where
-the batch's name is its results folder's, and writes `<out>/<task id>/`. Rerunning the
+Each task is a durable run (codeloop.runs.durable) with the run id `<batch name>.<task id>`,
+where the batch's name is its results folder's, and writes `<out>/<task id>/`. Rerunning the
 same batch therefore finds every task where it was left: a task with a complete result
 folder is skipped and its folder left untouched, an unfinished one resumes from its last
 checkpoint, and a new one starts.
 
 Concurrency is threads in one process: the embedded model is loaded once and its calls
 are serialised by its engine's lock (the sandboxed tests of one task run meanwhile);
-against TGI the requests overlap and the server batches them.
+against TGI the requests overlap and the server batches them. A batch stops the way a
+single run does (codeloop.runs.stopping): a check raises Stopped.
 """
 
 from __future__ import annotations
 
 import fcntl
 import re
-import signal
 import sqlite3
 import threading
 import time
@@ -25,30 +25,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeloop.batch_report import Outcome, outcome_of
-from codeloop.batch_tasks import BatchTask
+from codeloop.batch.outcome import BatchRun, Outcome, outcome_of
+from codeloop.batch.tasks import BatchTask
 from codeloop.context import Context
-from codeloop.durable import drive, settings_of, write_run, written_report
-from codeloop.stopping import Stopped
-from codeloop.store import RunRecord, Store, StoreError, new_record
-from codeloop.workflow import Progress
+from codeloop.runs.durable import drive
+from codeloop.runs.folders import write_run, written_report
+from codeloop.runs.runner import Progress
+from codeloop.runs.stopping import Stopped
+from codeloop.runs.store import RunRecord, Store, StoreError, new_record, settings_of
 
-# How long Ctrl-C waits for runs in flight to reach a checkpoint before leaving them.
+# How long a stop waits for runs in flight to reach a checkpoint before leaving them.
 STOP_GRACE_SECONDS = 3.0
 LOCK_FILE = "batch.lock"
 ContextFor = Callable[[BatchTask, RunRecord], Context]
-
-
-@dataclass
-class BatchRun:
-    """What one invocation of a batch did; `outcomes` has one entry per valid task."""
-
-    outcomes: list[Outcome]
-    problems: list[str]
-    seconds: float = 0.0
-    interrupted: bool = False
-    abandoned: int = 0
-    ran: int = 0
 
 
 @dataclass
@@ -142,9 +131,18 @@ class Batch:
         return plan
 
     def run(
-        self, plan: Plan, concurrency: int, on_outcome: Callable[[Outcome], None] | None = None
+        self,
+        plan: Plan,
+        concurrency: int,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        check: Callable[[], None] | None = None,
     ) -> BatchRun:
-        """Run the plan's unfinished tasks; Ctrl-C stops within STOP_GRACE_SECONDS."""
+        """Run the plan's unfinished tasks, `concurrency` at a time.
+
+        `check` (codeloop.runs.stopping's, under Ctrl-C) is called every half second; once
+        it, or `on_outcome`, raises Stopped, no task starts any more, runs in flight get
+        STOP_GRACE_SECONDS to reach a checkpoint, and the run comes back interrupted.
+        """
         started = time.monotonic()
         shared = _Shared()
         outcomes = {o.id: o for o in plan.done}
@@ -152,12 +150,12 @@ class Batch:
         futures = {pool.submit(self._work, t, r, shared): t for t, r in plan.todo}
         result = BatchRun(outcomes=[], problems=list(plan.conflicts.values()))
         try:
-            for outcome in _as_done(futures, shared):
+            for outcome in _as_done(futures, shared, check or (lambda: None)):
                 outcomes[outcome.id] = outcome
                 result.ran += 1
                 if on_outcome:
                     on_outcome(outcome)
-        except KeyboardInterrupt:
+        except Stopped:
             result.interrupted = True
             result.abandoned = _stop(pool, futures, shared)
             for outcome in _finished_meanwhile(futures, outcomes):
@@ -193,10 +191,13 @@ class Batch:
         return outcome_of(task, record, report)
 
 
-def _as_done(futures: dict[Future[Outcome], BatchTask], shared: _Shared) -> Iterator[Outcome]:
+def _as_done(
+    futures: dict[Future[Outcome], BatchTask], shared: _Shared, check: Callable[[], None]
+) -> Iterator[Outcome]:
     """Outcomes as tasks finish; stops early when a fatal error stops the batch."""
     pending = set(futures)
     while pending and not shared.fatal:
+        check()
         finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
         for future in finished:
             try:
@@ -220,24 +221,10 @@ def _stop(pool: ThreadPoolExecutor, futures: dict[Future[Outcome], BatchTask],
           shared: _Shared) -> int:
     """Stop the batch: nothing new starts, runs in flight get a grace period to checkpoint."""
     shared.stopping.set()
-    with _ignoring_sigint():
-        pool.shutdown(wait=False, cancel_futures=True)
-        in_flight = [f for f in futures if not f.cancelled()]
-        _, still = wait(in_flight, timeout=STOP_GRACE_SECONDS)
+    pool.shutdown(wait=False, cancel_futures=True)
+    in_flight = [f for f in futures if not f.cancelled()]
+    _, still = wait(in_flight, timeout=STOP_GRACE_SECONDS)
     return len(still)
-
-
-@contextmanager
-def _ignoring_sigint() -> Iterator[None]:
-    """A second Ctrl-C must not cut short the (brief) wait for runs to checkpoint."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _is_database_error(exc: BaseException) -> bool:
@@ -247,4 +234,4 @@ def _is_database_error(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
 
 
-__all__ = ["STOP_GRACE_SECONDS", "Batch", "BatchRun", "Plan", "batch_name", "exclusive"]
+__all__ = ["STOP_GRACE_SECONDS", "Batch", "Plan", "batch_name", "exclusive"]

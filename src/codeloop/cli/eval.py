@@ -17,10 +17,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from codeloop.commands.common import add_run_options, context_from
+from codeloop.cli.options import add_run_options, context_from
 from codeloop.evals.harness import MODES, Mode, ResultsLog, pending, run_all
 from codeloop.evals.humaneval import load_problems
 from codeloop.evals.summary import write_summary
+from codeloop.models import chat_model
 
 
 def register(commands: Any) -> None:
@@ -41,7 +42,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
         raise ValueError(f"no HumanEval problems at offset {args.offset} (there are 164)")
     modes: tuple[Mode, ...] = MODES if args.mode == "both" else (args.mode,)
     context = context_from(args)
-    context.chat_model()  # fail fast on a bad spec or model file
+    chat_model(context)  # fail fast on a bad spec or model file
     log = ResultsLog(args.out)
     log.claim(asdict(context))
     done = log.read()

@@ -9,10 +9,10 @@ from typing import Any
 
 from rich.console import Console
 
-from codeloop.commands.resume import add_store_options, display_path, find_run
-from codeloop.durable import run_status
+from codeloop.cli.options import add_store_options, display_path, find_run
+from codeloop.runs.durable import run_status
+from codeloop.runs.store import open_store
 from codeloop.state import Attempt
-from codeloop.store import open_store
 
 
 def register(commands: Any) -> None:

@@ -3,14 +3,12 @@
 The run id is the thread id and the name of the run's result folder. A node's result is
 saved before the next node starts, so after a crash or Ctrl-C the run continues from
 its last finished node (a finished generate is not asked for again). The result folder
-is written last, file by file through atomic renames; `report.json` comes last of all,
-so a folder with a report is a finished run and anything less is not.
+is written once the run ends (see codeloop.runs.folders).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,37 +16,34 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from codeloop.context import Context
-from codeloop.results import new_result_dir, report_of, write_atomic
+from codeloop.graph import build_graph
+from codeloop.runs.folders import folder_name
+from codeloop.runs.runner import Progress, RunResult, run_task
+from codeloop.runs.store import RunRecord, Store, context_of_run, new_record, settings_of
 from codeloop.state import Attempt, check_task
-from codeloop.store import RunRecord, Store, new_record
-from codeloop.workflow import Progress, RunResult, run_task
 
-REPORT = "report.json"
-RESULT_FILES = ("solution.py", "test_solution.py", REPORT)
+# The workflow compiled against each open store's checkpointer, built once per store.
+_WORKFLOWS: weakref.WeakKeyDictionary[Store, Any] = weakref.WeakKeyDictionary()
 
 
-def settings_of(context: Context) -> dict[str, Any]:
-    """The Context's own fields as JSON, stored with the run so `resume` can rebuild it."""
-    return {f.name: getattr(context, f.name) for f in dataclasses.fields(Context)}
-
-
-def context_of_run(record: RunRecord, **overrides: Any) -> Context:
-    """The Context a run was started with (fields this version does not know are dropped)."""
-    known = {f.name for f in dataclasses.fields(Context)}
-    settings = {k: v for k, v in record.settings.items() if k in known}
-    return Context(**{**settings, **{k: v for k, v in overrides.items() if v is not None}})
+def workflow_of(store: Store) -> Any:
+    """The graph compiled with `store`'s checkpointer (thread id = run id)."""
+    compiled = _WORKFLOWS.get(store)
+    if compiled is None:
+        compiled = _WORKFLOWS[store] = build_graph(checkpointer=store.saver)
+    return compiled
 
 
 def create_run(store: Store, task: str, context: Context, out: Path) -> RunRecord:
     """Index a new run named like its result folder (`<timestamp>-<slug>`, made unique)."""
     task = check_task(task)
-    base = new_result_dir(out, task)
+    base = folder_name(task)
     for n in range(1, 1000):
-        folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        folder = out / (base if n == 1 else f"{base}-{n}")
         record = new_record(folder.name, task, settings_of(context), folder)
         if not folder.exists() and store.register(record):
             return record
-    raise RuntimeError(f"cannot find a free run id near {base.name}")
+    raise RuntimeError(f"cannot find a free run id near {base}")
 
 
 def config_of(run_id: str) -> RunnableConfig:
@@ -65,14 +60,15 @@ def drive(
     """Take the run to its end: start it, resume it, or (already ended) just read it."""
     context = context or context_of_run(record)
     config = config_of(record.run_id)
-    snapshot = store.graph.get_state(config)
+    workflow = workflow_of(store)
+    snapshot = workflow.get_state(config)
     if snapshot.values and not _unfinished(snapshot):
         return _result(record, context, snapshot.values)
     return run_task(
         record.task,
         context,
         on_progress,
-        compiled=store.graph,
+        compiled=workflow,
         config=config,
         resume=_unfinished(snapshot),
     )
@@ -100,39 +96,9 @@ def _result(record: RunRecord, context: Context, values: dict[str, Any]) -> RunR
     )
 
 
-def write_run(record: RunRecord, result: RunResult) -> dict[str, Any]:
-    """Write the run's folder (code, tests, then report.json) and return the report.
-
-    Temporary files left by a process killed in the middle of a write are removed first,
-    so no partial file survives a rerun.
-    """
-    folder = Path(record.result_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in RESULT_FILES:
-        for stale in folder.glob(f".{name}.*"):
-            stale.unlink(missing_ok=True)
-    result = dataclasses.replace(result, context=context_of_run(record))
-    report = {"run_id": record.run_id, **report_of(result)}
-    final = result.final or {"code": "", "tests": ""}
-    write_atomic(folder / "solution.py", final["code"])
-    write_atomic(folder / "test_solution.py", final["tests"])
-    write_atomic(folder / REPORT, json.dumps(report, indent=2) + "\n")
-    return report
-
-
-def written_report(record: RunRecord) -> dict[str, Any] | None:
-    """The report of a run whose folder is complete, else None."""
-    path = Path(record.result_dir) / REPORT
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return report if isinstance(report, dict) else None
-
-
 def run_status(store: Store, run_id: str) -> tuple[str, dict[str, Any]]:
     """A run's status from its checkpoint (`pending`, `unfinished` or its outcome) and values."""
-    snapshot = store.graph.get_state(config_of(run_id))
+    snapshot = workflow_of(store).get_state(config_of(run_id))
     values = dict(snapshot.values or {})
     if _unfinished(snapshot):
         return "unfinished", values

@@ -7,14 +7,13 @@ Exit codes: 0 approved, 1 not approved within the budget, 2 bad input or setup e
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from rich.console import Console
 
 from codeloop import __version__
-from codeloop.commands import batch, resume, run, runs, show
-from codeloop.commands import eval as eval_command
+from codeloop.cli import batch, resume, run, runs, show
+from codeloop.cli import eval as eval_command
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 COMMANDS = {
@@ -59,7 +58,3 @@ def one_line(exc: BaseException) -> str:
     """An exception as one line: its message, or its type when it has none."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ Status and iterations are always read from the checkpoint, the one source of tru
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import json
 import os
 import re
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from codeloop.context import Context
 
 DB_FILE = "codeloop.db"
 DB_ENV = "CODELOOP_DB"
@@ -52,20 +54,28 @@ class RunRecord:
     result_dir: str
 
 
+def settings_of(context: Context) -> dict[str, Any]:
+    """The Context's own fields as JSON, stored with the run so `resume` can rebuild it."""
+    return {f.name: getattr(context, f.name) for f in dataclasses.fields(Context)}
+
+
+def context_of_run(record: RunRecord, **overrides: Any) -> Context:
+    """The Context a run was started with (fields this version does not know are dropped)."""
+    known = {f.name for f in dataclasses.fields(Context)}
+    settings = {k: v for k, v in record.settings.items() if k in known}
+    return Context(**{**settings, **{k: v for k, v in overrides.items() if v is not None}})
+
+
 class Store:
-    """A checkpointer and the run index beside it, shared by every thread of a process."""
+    """A checkpointer and the run index beside it, shared by every thread of a process.
+
+    Storage only: the workflow is compiled against `saver` by codeloop.runs.durable.
+    """
 
     def __init__(self, saver: Any, location: str) -> None:
         self.saver: BaseCheckpointSaver[Any] = saver
         self._setup: Any = saver.setup  # both savers have it; the base class does not
         self.location = location
-
-    @functools.cached_property
-    def graph(self) -> Any:
-        """The workflow compiled with this store's checkpointer (thread id = run id)."""
-        from codeloop.graph import build_graph
-
-        return build_graph(checkpointer=self.saver)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[tuple[Any, ...]], int]:
         """Run one statement in its own transaction: (rows, rows changed)."""
@@ -228,4 +238,7 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
     return RunRecord(str(run_id), str(task), float(created), json.loads(settings), str(result_dir))
 
 
-__all__ = ["DB_ENV", "DB_FILE", "RunRecord", "Store", "StoreError", "new_record", "open_store"]
+__all__ = [
+    "DB_ENV", "DB_FILE", "RunRecord", "Store", "StoreError", "context_of_run", "new_record",
+    "open_store", "settings_of",
+]

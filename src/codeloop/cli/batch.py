@@ -11,14 +11,16 @@ from typing import Any
 
 from rich.console import Console
 
-from codeloop.batch import Batch, BatchRun, exclusive
-from codeloop.batch_report import summary_of, write_summary
-from codeloop.batch_tasks import BatchTask, load_tasks
-from codeloop.batch_view import BatchView, clock
-from codeloop.commands.common import add_run_options, context_from
+from codeloop.batch.outcome import BatchRun
+from codeloop.batch.runner import STOP_GRACE_SECONDS, Batch, exclusive
+from codeloop.batch.summary import summary_of, write_summary
+from codeloop.batch.tasks import BatchTask, load_tasks
+from codeloop.cli.batch_view import BatchView, clock
+from codeloop.cli.options import add_run_options, context_from
 from codeloop.context import Context
-from codeloop.durable import context_of_run
-from codeloop.store import RunRecord, ensure_writable, open_store
+from codeloop.models import chat_model
+from codeloop.runs.stopping import run_stoppable
+from codeloop.runs.store import RunRecord, context_of_run, ensure_writable, open_store
 
 EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 130
 MAX_CONCURRENCY = 64
@@ -48,7 +50,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
         raise ValueError(f"no valid task in {args.tasks_file}: nothing to run")
     base = context_from(args)
     ensure_writable(out)
-    base.chat_model()  # a bad spec fails here; the model loads once, before any thread starts
+    chat_model(base)  # a bad spec fails here; the model loads once, before any thread starts
 
     def context_for(_: BatchTask, record: RunRecord) -> Context:
         return context_of_run(record, model=args.model)
@@ -64,7 +66,11 @@ def handle(args: argparse.Namespace, err: Console) -> int:
             err.print(f"{len(plan.done)} of {total} tasks already finished; running the other "
                       f"{len(plan.todo)}", highlight=False)
         with BatchView(err, total, len(plan.done), approved) as view:
-            run = batch.run(plan, args.concurrency, on_outcome=view.advance)
+            run = run_stoppable(
+                lambda check: batch.run(plan, args.concurrency, view.advance, check),
+                lambda: err.print(f"stopping: no new task starts; runs in flight get "
+                                  f"{STOP_GRACE_SECONDS:g} s to save (Ctrl-C again to quit now)"),
+            )
         run.problems = problems + run.problems
         write_summary(out, summary_of(args.tasks_file, run, args.concurrency))
     return finish(err, args, out, run)

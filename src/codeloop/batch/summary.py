@@ -1,4 +1,4 @@
-"""A batch's outcomes and its summary files: `summary.json` and `summary.md` in the results folder.
+"""A batch's summary files: `summary.json` and `summary.md` in its results folder.
 
 The summary covers every valid task of the file, whichever invocation finished it, so
 after a rerun it describes the whole batch, not only the tasks the rerun did.
@@ -9,57 +9,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from codeloop.batch_tasks import BatchTask
-from codeloop.results import write_atomic
-from codeloop.store import RunRecord
-
-if TYPE_CHECKING:
-    from codeloop.batch import BatchRun
+from codeloop.batch.outcome import BatchRun
+from codeloop.runs.folders import write_atomic
 
 STATUSES = ("approved", "not_approved", "error", "pending")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one task of the batch stands: its status, effort and result folder."""
-
-    id: str
-    run_id: str | None
-    status: str
-    iterations: int
-    tokens: dict[str, int]
-    seconds: float
-    folder: str | None
-    error: str | None = None
-
-    @classmethod
-    def pending(cls, task: BatchTask) -> Outcome:
-        """A task not finished yet (interrupted, or not reached)."""
-        return cls(task.id, None, "pending", 0, {"prompt": 0, "completion": 0}, 0.0, None)
-
-    @classmethod
-    def failed(cls, task: BatchTask, record: RunRecord, exc: BaseException) -> Outcome:
-        """A task whose run raised: it has no result folder and is retried on a rerun."""
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        return cls(task.id, record.run_id, "error", 0, {"prompt": 0, "completion": 0}, 0.0,
-                   None, message)
-
-
-def outcome_of(task: BatchTask, record: RunRecord, report: dict[str, Any]) -> Outcome:
-    """The outcome of a task from its written report."""
-    return Outcome(
-        id=task.id,
-        run_id=record.run_id,
-        status=str(report.get("status", "error")),
-        iterations=int(report.get("iterations", 0)),
-        tokens={k: int(v) for k, v in (report.get("tokens") or {}).items()},
-        seconds=float(report.get("seconds", 0.0)),
-        folder=Path(record.result_dir).name,
-    )
 
 
 def summary_of(tasks_file: Path, run: BatchRun, concurrency: int) -> dict[str, Any]:

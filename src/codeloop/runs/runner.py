@@ -1,4 +1,8 @@
-"""Run the graph on one task and report progress as it goes (used by the CLI and batch)."""
+"""Run the graph on one task and report progress as it goes (used by the CLI, batch and evals).
+
+Which node runs next is read from LangGraph's own events (a checkpoint's `next`, a task's
+start), so the routing rule lives in graph.route alone.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from codeloop.context import Context
-from codeloop.graph import build_graph, graph
+from codeloop.graph import graph
 from codeloop.state import Attempt, Status, check_task
 from codeloop.tracing import traced_run
 
@@ -33,9 +37,6 @@ class Progress:
     def elapsed(self) -> float:
         """Seconds since the run started."""
         return time.monotonic() - self.started
-
-
-NEXT_NODE = {"generate": "execute", "execute": "review", "finalize": "done"}
 
 
 @dataclass
@@ -67,9 +68,8 @@ def run_task(
     """
     task = check_task(task)
     compiled = compiled or graph
-    progress = Progress(max_iterations=context.max_iterations)
-    if resume:
-        progress.node = resume_node(compiled.get_state(config).tasks)
+    progress = Progress(node="resuming" if resume else "generate",
+                        max_iterations=context.max_iterations)
     values: dict[str, Any] = {}
     # Save each node's checkpoint before the next node starts (LangGraph refuses the
     # option on a graph without a checkpointer).
@@ -79,14 +79,21 @@ def run_task(
             None if resume else {"task": task},
             config=run_config,
             context=context,
-            stream_mode=["updates", "messages", "values"],
+            stream_mode=["checkpoints", "tasks", "updates", "messages", "values"],
             **durable,
         )
         # Closed here, not whenever the generator is collected: a stopped run ends (its
         # node finished and saved) before this returns, never later on another thread.
         with contextlib.closing(stream):
             for mode, payload in stream:
-                if mode == "values":
+                if mode == "checkpoints":  # saved; the next node has not started yet
+                    following = [n for n in payload["next"] if n != "__start__"]
+                    progress.node = following[0] if following else progress.node
+                elif mode == "tasks":
+                    if "input" not in payload:
+                        continue  # a task's end: its update follows
+                    progress.node = payload["name"]  # a node starts (also without checkpoints)
+                elif mode == "values":
                     values = payload
                     progress.iteration = payload.get("iteration") or progress.iteration
                 elif mode == "messages":
@@ -95,6 +102,7 @@ def run_task(
                     _apply_update(progress, payload)
                 if on_progress:
                     on_progress(progress)
+    progress.node = "done"
     return RunResult(
         task=task,
         status=values.get("status", "error"),
@@ -103,15 +111,6 @@ def run_task(
         seconds=progress.elapsed,
         context=context,
     )
-
-
-def resume_node(tasks: Any) -> str:
-    """The node a resumed run goes on with: a node whose result was saved is not rerun."""
-    for task in tasks:
-        if task.result is None:
-            return "generate" if task.name == "__start__" else str(task.name)
-        return NEXT_NODE.get(task.name, "resuming")
-    return "resuming"
 
 
 def _apply_update(progress: Progress, update: dict[str, Any]) -> None:
@@ -126,10 +125,6 @@ def _apply_update(progress: Progress, update: dict[str, Any]) -> None:
         verdict = current.get("verdict")
         if node == "review":
             progress.score = verdict["score"] if verdict else None
-            done = current.get("approved") or progress.iteration >= progress.max_iterations
-            progress.node = "finalize" if done else "generate"
-        else:
-            progress.node = NEXT_NODE.get(node, node)
 
 
-__all__ = ["Progress", "RunResult", "build_graph", "run_task"]
+__all__ = ["Progress", "RunResult", "run_task"]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
-from codeloop.commands.resume import add_store_options
-from codeloop.durable import run_status
-from codeloop.store import open_store
+from codeloop.cli.options import add_store_options
+from codeloop.runs.durable import run_status
+from codeloop.runs.store import open_store
 
 TASK_WIDTH = 60
 
@@ -45,22 +47,22 @@ def handle(args: argparse.Namespace, err: Console) -> int:
         print(json.dumps(rows, indent=2))
     elif not rows:
         err.print("no runs yet")
-    else:
-        print(table(rows))
+    else:  # on a pipe, as wide as the rows need: scripts split the lines on whitespace
+        Console(width=None if sys.stdout.isatty() else 10_000).print(table(rows))
     return 0
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Aligned columns: id, status, iterations, age, task (first line, shortened)."""
+def table(rows: list[dict[str, Any]]) -> Table:
+    """Columns id, status, iterations, age, task (its first line, shortened)."""
     now = time.time()
-    lines = [(r["id"], r["status"], str(r["iterations"]), age(now - r["created"]),
-              shorten(r["task"])) for r in rows]
-    header = ("ID", "STATUS", "ITER", "AGE", "TASK")
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(4)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(line[:4], widths, strict=True)), line[4]])
-        for line in [header, *lines]
-    )
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style=None)
+    for name in ("ID", "STATUS", "ITER", "AGE"):
+        grid.add_column(name, no_wrap=True)
+    grid.add_column("TASK", no_wrap=True, overflow="ellipsis", max_width=TASK_WIDTH)
+    for r in rows:
+        grid.add_row(r["id"], r["status"], str(r["iterations"]), age(now - r["created"]),
+                     first_line(r["task"]))
+    return grid
 
 
 def age(seconds: float) -> str:
@@ -71,7 +73,6 @@ def age(seconds: float) -> str:
     return f"{max(0, int(seconds))}s"
 
 
-def shorten(task: str) -> str:
-    """The task's first line, cut to fit a terminal row."""
-    first = task.strip().splitlines()[0] if task.strip() else ""
-    return first if len(first) <= TASK_WIDTH else first[: TASK_WIDTH - 1] + "…"
+def first_line(task: str) -> str:
+    """The task's first line (the table cuts it to fit)."""
+    return task.strip().splitlines()[0] if task.strip() else ""

@@ -1,7 +1,8 @@
-"""Live progress on the terminal: which node runs, iteration, tests, score, tokens, time."""
+"""A run watched live: node, iteration, tests, score, tokens, time; Ctrl-C stops it cleanly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
@@ -9,7 +10,11 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
-from codeloop.workflow import Progress
+from codeloop.context import Context
+from codeloop.runs.durable import drive
+from codeloop.runs.runner import Progress, RunResult
+from codeloop.runs.stopping import run_stoppable
+from codeloop.runs.store import RunRecord, Store
 
 
 def describe(p: Progress) -> str:
@@ -53,3 +58,33 @@ class LiveView:
         elif progress.node != self.last_node:
             self.console.print(describe(progress), highlight=False)
         self.last_node = progress.node
+
+
+def run_live(
+    store: Store, record: RunRecord, context: Context, err: Console, hint: str
+) -> RunResult:
+    """Drive the run with the live view; Ctrl-C prints `hint`, how to pick it up again.
+
+    Ctrl-C lets the node in progress finish and be saved first (see codeloop.runs.stopping).
+    """
+    try:
+        with LiveView(err) as view:
+            return run_stoppable(
+                lambda check: drive(store, record, context, checked(check, view.update)),
+                lambda: err.print("stopping after the current step (Ctrl-C again to quit now)"),
+            )
+    except KeyboardInterrupt:
+        err.print(f"stopped; continue with: {hint}", highlight=False, markup=False)
+        raise
+
+
+def checked(
+    check: Callable[[], None], show: Callable[[Progress], None]
+) -> Callable[[Progress], None]:
+    """A progress callback that first gives a requested stop its chance to happen."""
+
+    def update(progress: Progress) -> None:
+        check()
+        show(progress)
+
+    return update

@@ -1,1 +1,0 @@
-"""One module per `codeloop` subcommand: `register(subparsers)` and `handle(args, console)`."""
