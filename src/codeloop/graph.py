@@ -1,4 +1,6 @@
-"""The workflow: generate -> execute -> review -> (generate again | finalize).
+"""The workflow: generate -> execute (-> write_tests -> execute) -> review -> route.
+
+route: generate again with the findings, or finalize.
 
 With the `human_review` context flag, human_review stands in for finalize: a person
 approves (the run ends) or sends feedback (generate again).
@@ -15,7 +17,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import get_runtime
 
 from codeloop.context import Context, context_of
-from codeloop.nodes import execute, finalize, generate, review
+from codeloop.nodes import execute, finalize, generate, review, write_tests
+from codeloop.nodes.checks import has_trusted, trusted_pass
 from codeloop.nodes.human_review import human_review
 from codeloop.state import InputState, State
 
@@ -36,6 +39,19 @@ def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     return "human_review" if ctx.human_review else "finalize"
 
 
+def after_execute(state: State) -> Literal["write_tests", "review"]:
+    """Tests are written once per run, for the first attempt that passes the task's examples.
+
+    Again, once per attempt, if the ones written cannot run (the task's checks pass, so
+    the solution itself imports and runs).
+    """
+    attempt = state["current"]
+    if attempt["parse_error"] or attempt.get("tests_asked") or not trusted_pass(attempt):
+        return "review"
+    broken = attempt.get("report", {}).get("status") == "error" and has_trusted(attempt)
+    return "write_tests" if not attempt.get("model_tests") or broken else "review"
+
+
 def build_graph(**compile_options: Any) -> Any:
     """Compile the workflow; options (checkpointer, interrupts) go to `compile`."""
     # No narrower output schema: the server streams only output fields, and Studio's update
@@ -43,12 +59,14 @@ def build_graph(**compile_options: Any) -> Any:
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
     builder.add_node(generate)
     builder.add_node(execute)
+    builder.add_node(write_tests)
     builder.add_node(review)
     builder.add_node(human_review)
     builder.add_node(finalize)
     builder.add_edge(START, "generate")
     builder.add_edge("generate", "execute")
-    builder.add_edge("execute", "review")
+    builder.add_conditional_edges("execute", after_execute)
+    builder.add_edge("write_tests", "execute")
     builder.add_conditional_edges("review", route)
     builder.add_edge("finalize", END)
     return builder.compile(name="codeloop", **compile_options)

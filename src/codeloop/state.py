@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -39,6 +39,19 @@ class TestReportDict(TypedDict):
     isolation: str
 
 
+class CheckDict(TypedDict):
+    """A call with an expected value, judged outside the tested process (see nodes.checks)."""
+
+    name: str
+    call: str
+    expected: str  # a literal's source, or "raises NAME"
+    origin: Literal["task", "user", "model"]
+    outcome: Literal["passed", "failed", "error"]
+    actual: str  # what the call gave, as shown to people and the model
+    value: NotRequired[Any]  # the plain value it returned (tagged JSON), to compare attempts
+    refuted: NotRequired[bool]  # a model check the attempts that pass every trusted one contradict
+
+
 class VerdictDict(TypedDict):
     """The reviewer's structured verdict (see nodes.review.Verdict)."""
 
@@ -55,6 +68,9 @@ class Attempt(TypedDict):
     code: str
     tests: str
     task_tests: NotRequired[list[str]]
+    model_tests: NotRequired[str]  # the model's own tests, reused by later attempts
+    checks: NotRequired[list[CheckDict]]
+    tests_asked: NotRequired[bool]  # the model was asked for tests for this attempt
     parse_error: str | None
     report: NotRequired[TestReportDict]
     verdict: NotRequired[VerdictDict]

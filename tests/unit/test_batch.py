@@ -54,7 +54,9 @@ def test_every_task_runs_once_and_the_summary_adds_up(tmp_path: Path) -> None:
     assert [o.id for o in run.outcomes] == [t.id for t in tasks]
     assert {i for i, s in statuses.items() if s == "not_approved"} == {"t00", "t04", "t08"}
     assert Counter(statuses.values()) == {"approved": 9, "not_approved": 3}
-    assert Counter(task for _, task in calls) == {t.id: 3 for t in tasks}
+    # solution, tests, review; a buggy one fails its tests, so its review is not paid for
+    buggy = {"t00", "t04", "t08"}
+    assert Counter(task for _, task in calls) == {t.id: 2 if t.id in buggy else 3 for t in tasks}
     for outcome in run.outcomes:
         report = json.loads((tmp_path / "demo" / outcome.id / "report.json").read_text())
         assert report["run_id"] == f"demo.{outcome.id}" == outcome.run_id

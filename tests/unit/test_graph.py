@@ -33,22 +33,28 @@ def test_approved_at_once(scripted):
 
 def test_approved_after_a_failing_attempt_with_feedback_in_the_next_prompt(scripted):
     context, model = scripted(
-        [
-            reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2, ["subtracts"]),
-            reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
-        ]
+        [reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_code(ADD), reply_verdict(True, 9)]
     )
     out = run(context)
     assert out["status"] == "approved"
     assert [a["approved"] for a in out["attempts"]] == [False, True]
-    second_prompt = model.prompts[3][-1].text
+    assert "verdict" not in out["attempts"][0]  # failing tests: no review paid for
+    second_prompt = model.prompts[2][-1].text
     assert "test_small failed" in second_prompt
     assert "assert -1 == 3" in second_prompt  # pytest's own failure message reaches the model
-    assert "Reviewer: subtracts" in second_prompt
     assert "return a - b" not in second_prompt  # a retry is not anchored on the rejected code
-    second_tests_prompt = model.prompts[4][-1].text
-    assert "a failing test may itself have been wrong" in second_tests_prompt
-    assert "a failing test may itself have been wrong" not in model.prompts[1][-1].text
+    assert len(model.prompts) == 4  # the tests are written once and reused by the retry
+    assert out["attempts"][1]["tests"] == out["attempts"][0]["tests"]
+
+
+def test_a_rejected_review_reaches_the_next_prompt(scripted):
+    context, model = scripted(
+        [reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(False, 3, ["no docstring"]),
+         reply_code(ADD), reply_verdict(True, 9)]
+    )
+    out = run(context)
+    assert out["status"] == "approved"
+    assert "Reviewer: no docstring" in model.prompts[3][-1].text
 
 
 def test_a_persons_feedback_comes_with_the_code_it_is_about(scripted):
@@ -63,13 +69,7 @@ def test_a_persons_feedback_comes_with_the_code_it_is_about(scripted):
 
 def test_budget_exhausted_returns_best_attempt(scripted):
     half = "def test_small():\n    assert add(1, 2) == 3\n\ndef test_neg():\n    assert add(2, 2) == 5\n"
-    context, _ = scripted(
-        [
-            reply_code(ADD_BUG), reply_tests(half), reply_verdict(False, 1),
-            reply_code(ADD), reply_tests(half), reply_verdict(False, 4),
-        ],
-        max_iterations=2,
-    )
+    context, _ = scripted([reply_code(ADD_BUG), reply_tests(half), reply_code(ADD)], max_iterations=2)
     out = run(context)
     assert out["status"] == "not_approved"
     assert len(out["attempts"]) == 2
@@ -77,13 +77,13 @@ def test_budget_exhausted_returns_best_attempt(scripted):
     assert out["final"]["report"]["passed"] == 1
 
 
-def test_reviewer_cannot_approve_failing_tests(scripted):
-    context, _ = scripted(
+def test_failing_tests_are_not_approved_and_not_sent_to_the_reviewer(scripted):
+    context, model = scripted(
         [reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(True, 10)], max_iterations=1
     )
     out = run(context)
     attempt = out["attempts"][0]
-    assert attempt["verdict"]["approved"] is True
+    assert "verdict" not in attempt and len(model.prompts) == 2
     assert attempt["report"]["status"] == "failed"
     assert attempt["approved"] is False
     assert out["status"] == "not_approved"
@@ -168,7 +168,7 @@ def test_attempt_records_tokens_and_timings(scripted):
     context, _ = scripted([reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9)])
     attempt = run(context)["final"]
     assert attempt["tokens"]["completion"] > 0
-    assert set(attempt["seconds"]) == {"generate", "execute", "review"}
+    assert set(attempt["seconds"]) == {"generate", "tests", "execute", "review"}
 
 
 def test_best_attempt_trusts_the_tasks_own_tests_and_prefers_the_earliest_on_ties() -> None:
@@ -186,10 +186,9 @@ def test_best_attempt_trusts_the_tasks_own_tests_and_prefers_the_earliest_on_tie
     assert best_attempt([first, second, third])["iteration"] == 1
 
 
-# A buggy first round the reviewer rejects, then a right one it approves.
+# A buggy first round its tests reject, then a right one the reviewer approves.
 REJECTED_THEN_APPROVED = [
-    reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2),
-    reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9),
+    reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_code(ADD), reply_verdict(True, 9),
 ]
 
 
@@ -200,7 +199,7 @@ def test_retries_sample_at_the_retry_temperature(scripted):
     )
     run(context)
     temperatures = [o["temperature"] for o in model.options if "json_schema" not in o]
-    assert temperatures == [0.0, 0.0, 0.7, 0.7]
+    assert temperatures == [0.0, 0.0, 0.7]
 
 
 def test_retry_temperature_zero_keeps_retries_greedy(scripted):
@@ -233,3 +232,32 @@ def test_a_task_over_the_limit_is_refused_before_any_model_call(scripted):
     with pytest.raises(TaskError, match="the task is empty"):
         run(context, "  ")
     assert model.prompts == []
+
+
+DOUBLE_TASK = 'def double(x):\n    """Double x.\n    >>> double(2)\n    4\n    """'
+DOUBLE = "def double(x):\n    return x * 2\n"
+
+
+def test_failing_examples_cost_one_call_a_round_no_tests_no_review(scripted):
+    wrong = "def double(x):\n    return x * 3\n"
+    context, model = scripted([reply_code(wrong), reply_code(wrong)], max_iterations=2)
+    out = run(context, DOUBLE_TASK)
+    assert out["status"] == "not_approved" and len(model.prompts) == 2
+    assert [c["actual"] for c in out["attempts"][0]["checks"]] == ["6"]
+    assert "6 == 4" in model.prompts[1][-1].text  # the failing example is the finding
+
+
+def test_a_wrong_model_test_is_refuted_by_two_attempts_that_pass_the_examples(scripted):
+    wrong_test = "def test_big():\n    assert double(5) == 11\n\ndef test_zero():\n    assert double(0) == 0\n"
+    context, model = scripted(
+        [reply_code(DOUBLE), reply_tests(wrong_test), reply_code(DOUBLE), reply_verdict(True, 9)]
+    )
+    out = run(context, DOUBLE_TASK)
+    first, second = out["attempts"]
+    assert not first["approved"] and "verdict" not in first
+    refuted = {c["name"] for c in second["checks"] if c.get("refuted")}
+    assert refuted == {"test_big"}
+    assert second["approved"] and out["status"] == "approved"
+    review = model.prompts[3][-1].text
+    assert "Test results: passed: 2 of 2 passed." in review  # the refuted test is not counted
+    assert "these tests expect wrong values: test_big" in review

@@ -100,11 +100,13 @@ def test_human_approval_overrides_a_rejected_attempt_and_keeps_the_machine_verdi
 
 
 def test_a_rejected_attempt_within_budget_loops_without_asking(scripted):
-    context, model = scripted(BAD_ROUND + GOOD_ROUND, human_review=True, max_iterations=3)
+    # the bad round's tests fail: no review; the good round reuses the tests
+    script = [reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_code(ADD), reply_verdict(True, 9)]
+    context, model = scripted(script, human_review=True, max_iterations=3)
     session = Session(context)
     session.start()
     assert session.pending()["iteration"] == 2  # the person sees the approved second attempt
-    assert len(model.prompts) == 6
+    assert len(model.prompts) == 4
 
 
 def test_an_unusable_answer_is_asked_again_and_loses_nothing(scripted):

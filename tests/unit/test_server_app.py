@@ -62,15 +62,15 @@ def test_review_runs_the_tests_and_the_reviewer(scripted):
     assert len(model.prompts) == 1
 
 
-def test_review_never_approves_failing_tests(scripted):
-    context, _ = scripted([reply_with_verdict(True, 10)])
+def test_review_never_approves_failing_tests_and_asks_no_reviewer(scripted):
+    context, model = scripted([reply_with_verdict(True, 10)])
     bug = ADD.replace("a + b", "a - b")
     body = (
         client_for(context)
         .post("/review", json={"task": TASK, "code": bug, "tests": ADD_TESTS})
         .json()
     )
-    assert body["verdict"]["approved"] is True
+    assert body["verdict"] is None and model.prompts == []
     assert body["report"]["status"] == "failed"
     assert "assert -1 == 3" in body["report"]["tests"][0]["message"]
     assert body["approved"] is False

@@ -108,8 +108,8 @@ def test_endpoint_behind_a_proxy_is_not_probed(monkeypatch: pytest.MonkeyPatch):
 def test_a_two_round_run_reads_as_the_workflow(scripted, tracing_off):
     context, _ = scripted(
         [
-            reply_with_code(ADD_BUG), reply_with_tests(TESTS), reply_with_verdict(False, 2),
-            reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(True, 9),
+            reply_with_code(ADD_BUG), reply_with_tests(TESTS),  # tests fail: no review
+            reply_with_code(ADD), reply_with_verdict(True, 9),  # the tests are reused
         ]
     )
     recorder = Recorder()
@@ -119,19 +119,18 @@ def test_a_two_round_run_reads_as_the_workflow(scripted, tracing_off):
     assert root["name"] == "codeloop write-add-a-b-returning-the"
     assert {"codeloop", "task:write-add-a-b-returning-the", f"model:{context.model}"} <= set(root["tags"])
     calls = [r for r in recorder.runs if r["kind"] == "llm"]
-    assert [c["name"] for c in calls] == [
-        "solution #1", "tests #1", "verdict #1", "solution #2", "tests #2", "verdict #2"
-    ]
+    assert [c["name"] for c in calls] == ["solution #1", "tests #1", "solution #2", "verdict #2"]
     for call in calls:
         # each call keeps the run's labels and LangGraph's node label, and adds its own
         assert call["metadata"]["task_slug"] == "write-add-a-b-returning-the"
         assert call["metadata"]["iteration"] == int(call["name"][-1])
-        assert call["metadata"]["langgraph_node"] in ("generate", "review")
+        assert call["metadata"]["langgraph_node"] in ("generate", "write_tests", "review")
         assert f"iteration:{call['name'][-1]}" in call["tags"]
         assert "codeloop" in call["tags"]
     nodes = [r["name"] for r in recorder.runs if r["kind"] == "chain" and r["parent"] is not None]
-    assert [n for n in nodes if n in ("generate", "execute", "review", "finalize")] == [
-        "generate", "execute", "review", "generate", "execute", "review", "finalize"
+    assert [n for n in nodes if n in ("generate", "execute", "write_tests", "review", "finalize")] == [
+        "generate", "execute", "write_tests", "execute", "review",
+        "generate", "execute", "review", "finalize",
     ]
 
 

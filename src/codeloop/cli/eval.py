@@ -1,10 +1,11 @@
-"""`codeloop eval humaneval`: pass@1 of single calls vs the loop, scored by hidden tests."""
+"""`codeloop eval BENCHMARK`: pass@1 of single calls, the loop and its peers, by hidden tests."""
 
 from __future__ import annotations
 
 import argparse
 from collections import defaultdict
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,29 +19,40 @@ from rich.progress import (
 )
 
 from codeloop.cli.options import add_run_options, context_from
-from codeloop.evals.harness import MODES, Mode, ResultsLog, pending, run_all
+from codeloop.evals.harness import BOTH, MODES, Mode, ResultsLog, pending, run_all
 from codeloop.evals.humaneval import load_problems
+from codeloop.evals.prose import load_prose
 from codeloop.evals.summary import write_summary
 from codeloop.models import chat_model
+
+BENCHMARKS = {"humaneval": load_problems, "prose": load_prose}
 
 
 def register(commands: Any) -> None:
     """Add the `eval` subcommand."""
     ev = commands.add_parser("eval", help="measure the loop against single calls on a benchmark")
-    ev.add_argument("benchmark", choices=["humaneval"], help="the benchmark to run")
+    ev.add_argument("benchmark", choices=sorted(BENCHMARKS),
+                    help="humaneval (164 problems), or prose (16 tasks stated in sentences)")
     ev.add_argument("--limit", type=_positive, help="number of problems (default all)")
     ev.add_argument("--offset", type=_non_negative, default=0, help="skip the first K problems")
-    ev.add_argument("--mode", choices=["single", "loop", "both"], default="both")
+    ev.add_argument(
+        "--mode", choices=["single", "loop", "exec", "examples", "both", "all"], default="both",
+        help="single calls, the loop, the peers (exec: retry on errors; examples: retry on the "
+        "task's examples); both = single and loop; all = every mode (default both)")
     ev.add_argument("--concurrency", type=_positive, default=1, help="problems at once")
-    add_run_options(ev, out="results/eval-humaneval")
+    add_run_options(ev, out="results/eval-<benchmark>")
+    ev.set_defaults(out=None)  # resolved from the benchmark's name in handle()
 
 
 def handle(args: argparse.Namespace, err: Console) -> int:
     """Run what is not done yet, then write the summary over everything done."""
-    problems = load_problems(args.offset, args.limit)
+    args.out = args.out or Path("results") / f"eval-{args.benchmark}"
+    problems = BENCHMARKS[args.benchmark](args.offset, args.limit)
     if not problems:
-        raise ValueError(f"no HumanEval problems at offset {args.offset} (there are 164)")
-    modes: tuple[Mode, ...] = MODES if args.mode == "both" else (args.mode,)
+        there = len(BENCHMARKS[args.benchmark](0, None))
+        raise ValueError(
+            f"no {args.benchmark} problems at offset {args.offset} (there are {there})")
+    modes: tuple[Mode, ...] = {"both": BOTH, "all": MODES}.get(args.mode, (args.mode,))
     context = context_from(args)
     chat_model(context)  # fail fast on a bad spec or model file
     log = ResultsLog(args.out)
@@ -52,7 +64,8 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     errors = _run_with_progress(work, context, log, args.concurrency, err)
     ids = {p.task_id for p in problems}
     records = [r for r in log.read() if r["task_id"] in ids and r["mode"] in modes]
-    title = f"HumanEval {args.offset}..{args.offset + len(problems) - 1}, model {context.model}"
+    last = args.offset + len(problems) - 1
+    title = f"{args.benchmark} {args.offset}..{last}, model {context.model}"
     print(write_summary(records, modes, args.out, title))
     err.print(f"results: {log.path}, {args.out / 'summary.md'}, {args.out / 'chart.png'}")
     if errors:
@@ -67,7 +80,8 @@ def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurren
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rates]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=err) as progress:
-        bar = progress.add_task("humaneval", total=len(work), rates="")
+        bar = progress.add_task(work[0][0].task_id.split("/")[0] if work else "eval",
+                                total=len(work), rates="")
         try:
             for record in run_all(work, context, log, concurrency):
                 if "error" in record:

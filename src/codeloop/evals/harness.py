@@ -1,4 +1,10 @@
-"""Solve benchmark problems in `single` and `loop` mode, score them, log one line each.
+"""Solve benchmark problems in each mode, score them, log one line each.
+
+Modes: `single`, one call; `loop`, the whole graph; and two simple loops to measure it
+against, with the same prompts and sampling settings: `exec` (run the code, retry with
+the error it raises, as LangGraph's code-assistant tutorial does) and `examples` (retry
+on the task's own examples only: no model tests, no review). Each retry of the peers is
+shown the findings the loop would show; they stop after `max_iterations` tries.
 
 `results.jsonl` is the source of truth: one JSON line per (problem, mode), appended and
 fsynced as each finishes, so an interrupted evaluation resumes where it stopped and
@@ -19,32 +25,90 @@ from typing import Any, Literal
 from codeloop.context import Context
 from codeloop.evals.humaneval import Problem, score
 from codeloop.models import chat_model
+from codeloop.nodes.checks import Check, run_checks
 from codeloop.nodes.common import prompts_for
-from codeloop.nodes.examples import is_example
+from codeloop.nodes.examples import is_example, task_examples
 from codeloop.nodes.extract import extract, with_task_definitions
 from codeloop.nodes.generate import ask_model
 from codeloop.runs.runner import run_task
-from codeloop.state import Attempt
+from codeloop.sandbox import Limits, TestReport, call_sandboxed
+from codeloop.state import Attempt, CheckDict, TestReportDict
 
-Mode = Literal["single", "loop"]
-MODES: tuple[Mode, ...] = ("single", "loop")
+Mode = Literal["single", "loop", "exec", "examples"]
+MODES: tuple[Mode, ...] = ("single", "loop", "exec", "examples")
+BOTH: tuple[Mode, ...] = ("single", "loop")
 RESULTS_FILE = "results.jsonl"
 SETTINGS_FILE = "settings.json"
 
 
 def solve_single(problem: Problem, context: Context) -> dict[str, Any]:
     """The baseline: one generation call, no tests, no review."""
+    return _simple_loop(problem, context, lambda code: None, tries=1)
+
+
+def solve_exec(problem: Problem, context: Context) -> dict[str, Any]:
+    """A peer: run the code (import it in the sandbox), retry with the error it raises."""
+
+    def problem_of(code: str) -> Attempt | None:
+        run = call_sandboxed(code, [], Limits(wall_seconds=context.test_timeout))
+        if run.status == "done":
+            return None
+        report = TestReport(status="error", detail=run.detail or run.status).as_state()
+        return _failed(code, report, [])
+
+    return _simple_loop(problem, context, problem_of, context.max_iterations)
+
+
+def solve_examples(problem: Problem, context: Context) -> dict[str, Any]:
+    """A peer: retry on the task's own examples only (no model tests, no review)."""
+
+    def problem_of(code: str) -> Attempt | None:
+        examples = [Check(e.name, e.call, e.expected, "task")
+                    for e in task_examples(problem.prompt, code)]
+        checks = run_checks(code, examples, Limits(wall_seconds=context.test_timeout))
+        failing = [c for c in checks if c["outcome"] != "passed"]
+        if not failing:
+            return None
+        tests = [{"name": c["name"], "outcome": "failed", "message":
+                  f"{c['call']} should give {c['expected']}, got {c['actual']}"} for c in failing]
+        report = TestReport.model_validate({"status": "failed", "tests": tests}).as_state()
+        return _failed(code, report, checks)
+
+    return _simple_loop(problem, context, problem_of, context.max_iterations)
+
+
+def _simple_loop(
+    problem: Problem, context: Context, problem_of: Callable[[str], Attempt | None], tries: int
+) -> dict[str, Any]:
+    """Generate, and while `problem_of(code)` finds something and tries are left, retry."""
     model = chat_model(context)
     prompts = prompts_for(model)
-    messages = prompts.generation(problem.prompt, "", None, None)
-    reply = ask_model(model, messages, context, 0, context.max_new_tokens, list(prompts.stop))
-    usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
-    return {
-        "code": with_task_definitions(extract(reply.text).code, problem.prompt),
-        "status": None,
-        "iterations": 1,
-        "tokens": {"prompt": usage["input_tokens"], "completion": usage["output_tokens"]},
-    }
+    spent = {"prompt": 0, "completion": 0}
+    previous: Attempt | None = None
+    code = ""
+    for attempt in range(tries):
+        messages = prompts.generation(problem.prompt, "", previous, None)
+        reply = ask_model(model, messages, context, attempt, context.max_new_tokens,
+                          list(prompts.stop))
+        usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
+        spent["prompt"] += usage["input_tokens"]
+        spent["completion"] += usage["output_tokens"]
+        found = extract(reply.text)
+        code = with_task_definitions(found.code, problem.prompt)
+        previous = _failed(code, None, [], found.error) if found.error else problem_of(code)
+        if previous is None:
+            break
+    return {"code": code, "status": None, "iterations": attempt + 1, "tokens": spent}
+
+
+def _failed(code: str, report: TestReportDict | None, checks: list[CheckDict],
+            error: str | None = None) -> Attempt:
+    """What a peer's retry is told: an attempt shaped like the loop's, for its findings."""
+    attempt: Attempt = {"iteration": 1, "code": code, "tests": "", "parse_error": error,
+                        "checks": checks, "tokens": {}, "seconds": {}}
+    if report is not None:
+        attempt["report"] = report
+    return attempt
 
 
 def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
@@ -76,6 +140,8 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
         "examples": f"{sum(t['outcome'] == 'passed' for t in examples)}/{len(examples)}",
         "status": report.get("status"),
         "score": verdict.get("score"),
+        "issues": verdict.get("issues", [])[:3],
+        "refuted": sum(bool(c.get("refuted")) for c in attempt.get("checks", [])),
         "approved": attempt.get("approved", False),
         "hidden": bool(attempt["code"]) and score(problem, attempt["code"]).status == "passed",
     }
@@ -84,6 +150,8 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
 SOLVERS: dict[Mode, Callable[[Problem, Context], dict[str, Any]]] = {
     "single": solve_single,
     "loop": solve_loop,
+    "exec": solve_exec,
+    "examples": solve_examples,
 }
 
 

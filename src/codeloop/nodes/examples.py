@@ -1,9 +1,13 @@
-"""Turn the examples written in a task into tests.
+"""Turn the examples written in a task into checks: a call and the literal it should give.
 
-A task often shows examples (`>>> f(2)` then `4`, or `f(2) == 4`). They are the most
-trustworthy tests the loop has, because the user wrote them, while a small model's
-own expected values are often wrong. Each example becomes one test function, so a
-failure names the example. Only calls to functions the solution defines are used.
+A task often shows examples: `>>> f(2)` then `4`; `f(2) == 4`, `f(2) -> 4`, `f(2) => true`,
+`f(2)  # returns 4`, `* f(2) ➞ 4`; or in prose, "For lst = [1, 2] the output should be 3".
+They are the most trustworthy checks the loop has, because the user wrote them, while a
+small model's own expected values are often wrong. Each becomes one check (judged outside
+the tested process) and one pytest test of the same name, so a failure names the example.
+Only calls to functions the solution defines, with literal arguments, are used; examples
+written loosely (`is_happy(a) => False`, meaning the string "a") are skipped rather than
+turned into wrong checks.
 """
 
 from __future__ import annotations
@@ -11,29 +15,55 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from dataclasses import dataclass
 
 PREFIX = "test_task_example_"
-DOCTEST = re.compile(r"^\s*>>>\s?(?P<expr>.+)\n(?P<want>(?:^(?!\s*>>>)\s*\S.*\n?)+)", re.MULTILINE)
-INLINE = re.compile(
-    r"^\s*(?P<expr>[A-Za-z_]\w*\(.*\))\s*"
-    r"(?:==>|==|=>|->|➞|→|should return|returns)\s*(?P<want>.+?)\s*$",
-    re.MULTILINE,
-)
 MAX_EXAMPLES = 10
 BUILTINS = set(dir(builtins))
+DOCTEST = re.compile(r"^\s*>>>\s?(?P<expr>.+)\n(?P<want>(?:^(?!\s*>>>)\s*\S.*\n?)+)", re.MULTILINE)
+LEAD = re.compile(r"^\s*(?:>>>|[*•-]|assert\b|for\b|example\s*\d*\s*:)?\s*", re.IGNORECASE)
+SEPARATOR = re.compile(
+    r"^\s*(?:#\s*)?(?:==>|==|=>|->|➞|→|should\s+return|returns?|should\s+be|gives)\s*",
+    re.IGNORECASE,
+)
+# A bare `=` also writes definitions (`tri(1) = 3` in a recurrence): only after "example".
+LOOSE_SEPARATOR = re.compile(r"^\s*=\s*")
+PROSE = re.compile(
+    r"\bfor\s+(?P<args>[A-Za-z_]\w*\s*=.+?),?\s+(?:then\s+)?the\s+(?:output|result|answer)\s+"
+    r"(?:should\s+be|is|will\s+be)\s+(?P<want>.+?)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+JSON_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
+TASK_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example from the task: a call and the literal source of what it should give."""
+
+    name: str
+    call: str
+    expected: str
+
+
+def task_examples(task: str, code: str) -> list[Example]:
+    """The task's examples that call functions `code` defines (at most MAX_EXAMPLES)."""
+    defined = _defined_names(code)
+    found: list[Example] = []
+    seen: set[str] = set()
+    for call, want in _candidates(task, _task_function(task, defined)):
+        if call in seen or _called_name(call) not in defined:
+            continue
+        seen.add(call)
+        found.append(Example(f"{PREFIX}{len(found) + 1}", call, want))
+        if len(found) == MAX_EXAMPLES:
+            break
+    return found
 
 
 def example_tests(task: str, code: str) -> str:
     """Test functions for the task's examples that call functions `code` defines ('' if none)."""
-    defined = _defined_names(code)
-    tests: list[str] = []
-    for expr, want in _examples(task):
-        call = _called_name(expr)
-        if call in defined:
-            tests.append(_test_source(len(tests) + 1, expr, want))
-        if len(tests) == MAX_EXAMPLES:
-            break
-    return "\n\n".join(tests)
+    return "\n\n".join(_test_source(e) for e in task_examples(task, code))
 
 
 def is_example(test_name: str) -> bool:
@@ -41,18 +71,88 @@ def is_example(test_name: str) -> bool:
     return test_name.startswith(PREFIX)
 
 
-def _examples(task: str) -> list[tuple[str, str]]:
-    found = [(m["expr"], m["want"].strip().splitlines()[0]) for m in DOCTEST.finditer(task)]
-    if not found:
-        found = [(m["expr"], m["want"]) for m in INLINE.finditer(task)]
-    return [(e.strip(), w.strip().rstrip(".,;")) for e, w in found if _valid(e, w)]
+def _candidates(task: str, function: str | None) -> list[tuple[str, str]]:
+    """(call, expected) pairs in the order the task shows them, valid ones only."""
+    pairs = [(m["expr"], m["want"].strip().splitlines()[0]) for m in DOCTEST.finditer(task)]
+    in_examples = False
+    for line in task.splitlines():
+        pair = _inline(line, loose=in_examples)
+        if pair is not None:
+            pairs.append(pair)
+        in_examples = in_examples or "example" in line.lower()
+    if function is not None:
+        pairs += [(f"{function}({args})", m["want"]) for m in PROSE.finditer(task)
+                  if (args := _keyword_args(m["args"])) is not None]
+    cleaned = [(expr.strip(), _literal_source(want)) for expr, want in pairs]
+    return [(e, w) for e, w in cleaned if w is not None and _valid(e, w)]
+
+
+def _inline(line: str, loose: bool) -> tuple[str, str] | None:
+    """`f(x) SEP want` on one line (after a bullet, `>>>`, `assert` or `for`), else None.
+
+    `loose` also takes a bare `=` as the separator.
+    """
+    lead = LEAD.match(line)
+    text = line[lead.end():] if lead else line
+    match = re.match(r"[A-Za-z_]\w*\(", text)
+    if match is None:
+        return None
+    end = _closing_paren(text, match.end() - 1)
+    if end is None:
+        return None
+    separator = SEPARATOR.match(text[end + 1:]) or (
+        LOOSE_SEPARATOR.match(text[end + 1:]) if loose else None)
+    if separator is None:
+        return None
+    want = text[end + 1 + separator.end():].strip()
+    return (text[: end + 1], want) if want else None
+
+
+def _closing_paren(text: str, start: int) -> int | None:
+    """The index of the bracket closing the one at `start`, skipping over string literals."""
+    depth, quote = 0, ""
+    for index in range(start, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
+
+
+def _keyword_args(text: str) -> str | None:
+    """`lst = [1, 2], k = 3` as keyword arguments; the longest prefix that parses."""
+    parts = text.split(",")
+    for count in range(len(parts), 0, -1):
+        args = ",".join(parts[:count]).strip().rstrip(",")
+        try:
+            call = ast.parse(f"f({args})", mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(call, ast.Call) and call.keywords and not call.args:
+            return args
+    return None
+
+
+def _literal_source(want: str) -> str | None:
+    """The expected value's source, tidied (`true` -> True, a final full stop dropped)."""
+    want = want.strip().rstrip(".,;").strip()
+    want = JSON_WORDS.get(want.lower(), want) if want.lower() in JSON_WORDS else want
+    return want or None
 
 
 def _valid(expr: str, want: str) -> bool:
     """A call whose only names are the function and builtins, and a literal expected value.
 
-    Examples written loosely (`is_happy(a) => False`, meaning the string "a"; or
-    `("Venus")`, meaning a one-element tuple) are skipped rather than turned into wrong tests.
+    A parenthesised expected value that is not a tuple (`("Venus")`, meaning a one-element
+    tuple) is ambiguous and skipped.
     """
     try:
         tree = ast.parse(expr, mode="eval")
@@ -62,13 +162,25 @@ def _valid(expr: str, want: str) -> bool:
     called = _called_name(expr)
     free = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - {called} - BUILTINS
     ambiguous = want.lstrip().startswith("(") and not isinstance(expected, tuple)
-    return not free and not ambiguous
+    return called is not None and not free and not ambiguous
+
+
+def _task_function(task: str, defined: set[str]) -> str | None:
+    """The function prose examples are about: the one the task defines, else the only one."""
+    named = [name for name in TASK_DEF.findall(task) if name in defined]
+    if named:
+        return str(named[-1])
+    public = sorted(name for name in defined if not name.startswith("_"))
+    return public[0] if len(public) == 1 else None
 
 
 def _called_name(expr: str) -> str | None:
-    node = ast.parse(expr, mode="eval").body
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return node.func.id
+        return str(node.func.id)
     return None
 
 
@@ -83,10 +195,10 @@ def _defined_names(code: str) -> set[str]:
     }
 
 
-def _test_source(number: int, expr: str, want: str) -> str:
-    expected = ast.literal_eval(want)
+def _test_source(example: Example) -> str:
+    expected = ast.literal_eval(example.expected)
     if isinstance(expected, float):
-        check = f"assert {expr} == pytest.approx({want})"
+        check = f"assert {example.call} == pytest.approx({example.expected})"
     else:
-        check = f"assert {expr} == {want}"
-    return f"def {PREFIX}{number}():\n    {check}\n"
+        check = f"assert {example.call} == {example.expected}"
+    return f"def {example.name}():\n    {check}\n"

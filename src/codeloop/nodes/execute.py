@@ -1,4 +1,10 @@
-"""execute: syntax-check the attempt, then run its tests in the sandbox."""
+"""execute: syntax-check the attempt, run its tests in the sandbox, and judge its checks.
+
+Two sandbox runs: pytest over the test file (the report the model and the person read),
+and the checks (the task's examples, the user's and the model's `f(x) == literal` tests),
+whose calls are made in the sandbox and compared here, outside the tested process. The
+checks decide approval: see nodes.checks.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,29 @@ import time
 from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
+from codeloop.nodes.checks import checks_for, has_trusted, refute, run_checks, trusted_pass
 from codeloop.sandbox import Limits, TestReport, run_sandboxed
 from codeloop.state import Attempt, State
 
 
 def execute(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """Attach a test report to the current attempt (an empty one if there was nothing to run)."""
+    """Attach a test report and judged checks to the current attempt."""
     ctx = context_of(runtime.context)
     attempt = state["current"]
     started = time.monotonic()
-    report = _syntax_problem(attempt) or run_sandboxed(
-        attempt["code"], attempt["tests"], Limits(wall_seconds=ctx.test_timeout)
-    )
-    seconds = {**attempt["seconds"], "execute": round(time.monotonic() - started, 3)}
-    return {"current": {**attempt, "report": report.as_state(), "seconds": seconds}}
+    limits = Limits(wall_seconds=ctx.test_timeout)
+    problem = _syntax_problem(attempt)
+    report = problem or run_sandboxed(attempt["code"], attempt["tests"], limits)
+    done: Attempt = {**attempt, "report": report.as_state()}
+    if problem is None:
+        wanted = checks_for(state["task"], attempt["code"], state.get("extra_tests") or "",
+                            attempt.get("model_tests") or "")
+        done["checks"] = run_checks(attempt["code"], wanted, limits)
+        if trusted_pass(done):
+            earlier = state.get("attempts") or []
+            done["checks"] = refute(done["checks"], earlier, has_trusted(done))
+    done["seconds"] = {**attempt["seconds"], "execute": round(time.monotonic() - started, 3)}
+    return {"current": done}
 
 
 def _syntax_problem(attempt: Attempt) -> TestReport | None:

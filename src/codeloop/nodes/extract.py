@@ -86,8 +86,8 @@ def _assemble(code_parts: list[str], test_parts: list[str]) -> Extracted:
     if not has_code:
         return Extracted(error="the reply has no solution code (no function or class)")
     code = "\n\n".join(code_parts).strip() + "\n"
-    if not has_tests:
-        return Extracted(code=code, error="the reply has no test functions named test_...")
+    if not has_tests:  # tests are asked for on their own (write_tests); none here is fine
+        return Extracted(code=code)
     tests = TEST_HEADER + "\n\n" + "\n\n\n".join(test_parts).strip() + "\n"
     return Extracted(code=code, tests=tests)
 

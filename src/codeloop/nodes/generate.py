@@ -1,10 +1,13 @@
-"""generate: ask the model for a solution, then for its tests, with findings on the last attempt."""
+"""generate: ask the model for a solution, with the findings on the last attempt.
+
+Tests are not asked for here: the run's own tests (written once, by write_tests, for the
+first attempt that passes the task's examples) are reused, so a retry costs one call.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -15,12 +18,9 @@ from codeloop.models import chat_model
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.examples import example_tests
-from codeloop.nodes.extract import TEST_HEADER, Extracted, extract, with_task_definitions
+from codeloop.nodes.extract import TEST_HEADER, extract, with_task_definitions
 from codeloop.state import Attempt, State, check_task
 from codeloop.tracing import call_config
-
-# A few short tests fit well within this; small models that start repeating asserts stop here.
-TEST_TOKENS = 512
 
 
 def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -42,21 +42,21 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         attempts[-1] if attempts else None,
         state.get("human_feedback"),
     )
-    stop = list(prompts.stop)
-    solution = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, stop)
-    tests_ask = prompts.test_writing(ask, solution.text, retry=bool(attempts))
-    tests = ask_model(model, tests_ask, ctx, len(attempts), TEST_TOKENS, stop, step="tests")
-    found, task_tests = _with_task_tests(
-        extract(solution.text, tests.text), state["task"], state.get("extra_tests")
-    )
-    found = replace(found, code=with_task_definitions(found.code, state["task"]))
+    reply = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, list(prompts.stop))
+    found = extract(reply.text)
+    code = with_task_definitions(found.code, state["task"])
+    # The run's tests if it has some; else any the model put in its reply.
+    model_tests = next((a["model_tests"] for a in reversed(attempts) if a.get("model_tests")),
+                       found.tests)
+    tests, task_tests = with_task_tests(code, model_tests, state["task"], state.get("extra_tests"))
     attempt: Attempt = {
         "iteration": len(attempts) + 1,
-        "code": found.code,
-        "tests": found.tests,
+        "code": code,
+        "tests": tests,
         "task_tests": task_tests,
-        "parse_error": _reason(found.error, solution, tests),
-        "tokens": _tokens(solution, tests),
+        "model_tests": model_tests,
+        "parse_error": _reason(found.error, reply),
+        "tokens": tokens_of(reply),
         "seconds": {"generate": round(time.monotonic() - started, 3)},
     }
     return {"current": attempt, "iteration": attempt["iteration"], "human_feedback": None}
@@ -85,27 +85,25 @@ def ask_model(
     )
 
 
-def _with_task_tests(
-    found: Extracted, task: str, extra: str | None
-) -> tuple[Extracted, list[str]]:
-    """Add tests from the task's own examples and the user's extra tests to the model's.
+def with_task_tests(
+    code: str, model_tests: str, task: str, extra: str | None
+) -> tuple[str, list[str]]:
+    """The attempt's test file: the model's tests, then the task's examples and the user's.
 
-    Also returns their names: tests the user wrote are trusted more than the model's own
-    when the best of several rejected attempts is chosen.
+    Also returns the names of the task's and the user's tests: they are trusted more than
+    the model's own when the best of several rejected attempts is chosen.
     """
-    if not found.code:
-        return found, []
+    if not code:
+        return model_tests, []
     # The model sometimes copies the name of a task example it saw in the findings; keep the
     # name for the task's own tests so the two are never confused.
-    own = found.tests.replace(f"def {EXAMPLE_PREFIX}", "def test_own_example_")
-    found = Extracted(code=found.code, tests=own, error=found.error)
-    parts = [example_tests(task, found.code), (extra or "").strip()]
+    own = model_tests.replace(f"def {EXAMPLE_PREFIX}", "def test_own_example_")
+    parts = [example_tests(task, code), (extra or "").strip()]
     added = "\n\n".join(p for p in parts if p)
     if not added:
-        return found, []
-    tests = f"{found.tests or TEST_HEADER}\n\n# Tests from the task\n{added}\n"
-    names = re.findall(r"^(?:async\s+)?def\s+(test\w*)", added, re.MULTILINE)
-    return Extracted(code=found.code, tests=tests), names
+        return own, []
+    tests = f"{own or TEST_HEADER}\n\n# Tests from the task\n{added}\n"
+    return tests, re.findall(r"^(?:async\s+)?def\s+(test\w*)", added, re.MULTILINE)
 
 
 def _reason(error: str | None, *replies: AIMessage) -> str | None:
@@ -114,7 +112,8 @@ def _reason(error: str | None, *replies: AIMessage) -> str | None:
     return error
 
 
-def _tokens(*replies: AIMessage) -> dict[str, int]:
+def tokens_of(*replies: AIMessage) -> dict[str, int]:
+    """Prompt and completion tokens of some replies, summed."""
     usages = [r.usage_metadata for r in replies if r.usage_metadata]
     return {
         "prompt": sum(u["input_tokens"] for u in usages),

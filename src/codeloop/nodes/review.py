@@ -1,4 +1,10 @@
-"""review: a structured verdict from the model; approval also needs every test to pass."""
+"""review: a structured verdict from the model; approval also needs every check to pass.
+
+A review is asked for only when the attempt could be approved (nodes.checks
+ready_for_review): every trusted check passes and every test passes but for refuted
+model checks. Otherwise the checks already say what is wrong, and a reviewer, who could
+not approve anyway, would only cost a model call.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from codeloop.context import Context, context_of
 from codeloop.models import chat_model
+from codeloop.nodes.checks import ready_for_review
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.state import Attempt, State
 from codeloop.tracing import call_config
@@ -40,17 +47,17 @@ def verdict_schema() -> dict[str, object]:
 
 
 def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """Judge the current attempt and record it; a reviewer cannot approve failing tests."""
+    """Judge the current attempt and record it; a reviewer cannot approve failing checks."""
     ctx = context_of(runtime.context)
     attempt = state["current"]
     started = time.monotonic()
     tokens = dict(attempt["tokens"])
     verdict, problem = None, None
-    if not attempt["parse_error"]:
+    ready = ready_for_review(attempt)
+    if ready:
         verdict, problem = _ask_reviewer(ctx, state["task"], attempt, tokens)
-    tests_pass = attempt.get("report", {}).get("status") == "passed"
     approved = bool(
-        verdict and tests_pass and verdict.approved and verdict.score >= ctx.review_threshold
+        verdict and ready and verdict.approved and verdict.score >= ctx.review_threshold
     )
     seconds = {**attempt["seconds"], "review": round(time.monotonic() - started, 3)}
     done: Attempt = {

@@ -44,7 +44,7 @@ class PromptSet(Protocol):
     def test_writing(
         self, generation: list[BaseMessage], solution: str, retry: bool = False
     ) -> list[BaseMessage]:
-        """Messages asking for pytest tests of the solution just written (on a retry, too)."""
+        """Messages asking for pytest tests of the solution (`retry`: the last could not run)."""
         ...
 
     def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:

@@ -47,7 +47,7 @@ class ChatPrompts:
     ) -> list[BaseMessage]:
         """Follow the solution with a request for its tests, in the same conversation.
 
-        On a retry the request adds that a failing test may have been the wrong one.
+        On a retry (the tests written before could not run) the request says so.
         """
         request = render("chat_tests_request") + (render("chat_tests_retry") if retry else "")
         return [*generation, AIMessage(solution), HumanMessage(request)]
@@ -73,9 +73,16 @@ def test_summary(attempt: Attempt) -> str:
     report = attempt.get("report")
     if not report:
         return "not run"
-    head = f"{report['status']}: {report['passed']} of {report['total']} passed."
-    failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
+    refuted = {c["name"] for c in attempt.get("checks", []) if c.get("refuted")}
+    counted = [t for t in report["tests"] if t["name"] not in refuted]
+    failing = [t for t in counted if t["outcome"] in ("failed", "error")]
+    status = report["status"] if failing or report["status"] != "failed" else "passed"
+    passed = sum(t["outcome"] == "passed" for t in counted)
+    head = f"{status}: {passed} of {len(counted)} passed."
     details = [f"\n{t['name']}:\n{t['message'][:400]}" for t in failing[:3]]
+    if refuted:
+        details.append(f"\nNot counted, because solutions that pass the task's examples agree "
+                       f"these tests expect wrong values: {', '.join(sorted(refuted))}")
     if report["detail"]:
         details.append(f"\n{report['detail'][:400]}")
     return head + "".join(details)

@@ -35,7 +35,11 @@ def _test_findings(attempt: Attempt) -> list[str]:
         return []
     if report["status"] in ("error", "timeout") and report["detail"]:
         return [f"- Running the tests failed: {_clip(report['detail'])}"]
-    failing = [t for t in report["tests"] if t["outcome"] in ("failed", "error")]
+    # A refuted model test (attempts that pass the task's checks all disagree with it) is
+    # not the solution's fault: it is left out.
+    refuted = {c["name"] for c in attempt.get("checks", []) if c.get("refuted")}
+    failing = [t for t in report["tests"]
+               if t["outcome"] in ("failed", "error") and t["name"] not in refuted]
     trusted = set(attempt.get("task_tests", []))
     # The task's own tests first: the solution must pass them, whereas a failing test the
     # model wrote may itself be wrong.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from codeloop.sandbox.calls import CallResult, CallStatus
 from codeloop.sandbox.collect import Gathered
 from codeloop.sandbox.report import Limits, RunStatus, TestResult
 
@@ -28,6 +29,16 @@ def clean(text: object) -> str:
 def signed(gathered: Gathered, nonce: str) -> Records:
     """Keep the records signed with this run's nonce (drop forgeries and stray output)."""
     return [r for r in gathered.lines(gathered.records) if r.pop("nonce", None) == nonce]
+
+
+def isolation_of(status: Records) -> str:
+    """The isolation the supervisor reported for the run."""
+    return str((first(status, "isolation") or {}).get("description", ""))
+
+
+def cpu_of(status: Records) -> float:
+    """The CPU seconds the test process used."""
+    return float((first(status, "exit") or {}).get("cpu_seconds", 0.0))
 
 
 def first(records: Records, kind: str) -> dict[str, Any] | None:
@@ -152,3 +163,62 @@ def _complete_run(records: Records, tests: list[TestResult]) -> tuple[RunStatus,
     if not any(t.outcome == "passed" for t in tests):
         return "failed", "every test was skipped: nothing was checked"
     return "passed", ""
+
+
+def assess_calls(
+    records: Records, status: Records, limits: Limits
+) -> tuple[CallStatus, str, dict[str, CallResult]]:
+    """Decide whether a run of calls was sound, and collect each call's result.
+
+    The same evidence as a test run is needed (a timely supervisor exit, a clean exit of
+    the probe, no tampering, a `finished` record, a result for every call); a result
+    that does not parse counts as tampering, never as a value.
+    """
+    results, malformed = _call_results(records)
+    setup, end = first(status, "setup_error"), first(status, "exit")
+    if setup is not None:
+        return "error", f"the sandbox could not be set up: {setup.get('message')}", results
+    if end is None:
+        return "error", "the sandbox's supervisor ended without a report", results
+    running = _running(records) if not malformed else None
+    if end.get("timed_out"):
+        cut = f"did not finish within the {limits.wall_seconds:g} s time limit"
+        if running is not None:
+            results[running] = CallResult(name=running, cut_short=cut)
+        where = f"in {running}" if running else "while importing the code"
+        took = f"timeout: the calls took longer than {limits.wall_seconds:g} s ({where})"
+        return "timeout", took, results
+    tampered = [w for r in records if r.get("kind") == "tamper" for w in r.get("what", [])]
+    if malformed:
+        tampered.append("a malformed result record")
+    if tampered:
+        what = ", ".join(dict.fromkeys(map(str, tampered)))
+        return "error", f"the code under test tampered with the checker: {what}", results
+    collect_error = first(records, "collect_error")
+    if collect_error is not None:
+        return "error", str(collect_error.get("message", "")), results
+    abnormal = _abnormal_end(records, status, end, limits)
+    if abnormal:
+        if running is not None:
+            results[running] = CallResult(name=running, cut_short=abnormal)
+        return "error", abnormal, results
+    collected = {str(n) for n in (first(records, "collected") or {}).get("names", [])}
+    if collected - set(results):
+        return "error", f"calls without a result: {sorted(collected - set(results))[:5]}", results
+    return "done", "", results
+
+
+def _call_results(records: Records) -> tuple[dict[str, CallResult], bool]:
+    """Each call's result by name; True as well if any result record is malformed."""
+    results: dict[str, CallResult] = {}
+    malformed = False
+    for record in records:
+        if record.get("kind") != "check":
+            continue
+        try:
+            result = CallResult.model_validate({k: v for k, v in record.items() if k != "kind"})
+        except ValueError:
+            malformed = True
+            continue
+        results.setdefault(result.name, result)
+    return results, malformed

@@ -1,5 +1,8 @@
 """The parent side of a sandboxed run: stage the files, hand the run over, judge the result.
 
+Two kinds of run: pytest tests (`run_sandboxed`), and calls whose values come back as
+plain data for the caller to compare (`call_sandboxed`).
+
 Thread-safe: every call has its own directory, pipes and nonce; the only shared thing
 is the zygote (forkserver.SERVER), whose use is serialised by its lock for the moment
 it takes to send one message.
@@ -8,6 +11,7 @@ it takes to send one message.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -19,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import codeloop.sandbox.judge as judge
-from codeloop.sandbox.collect import gather
+from codeloop.sandbox.calls import Call, CallReport
+from codeloop.sandbox.collect import Gathered, gather
 from codeloop.sandbox.forkserver import SERVER, SandboxUnavailable
 from codeloop.sandbox.report import Limits, TestReport
 
 SOLUTION_FILE = "solution.py"
 TESTS_FILE = "test_solution.py"
+CHECKS_FILE = "checks.json"
 MAX_SOURCE_BYTES = 16 << 20
 # Forces an isolation strategy, for tests and debugging: "userns" takes the unprivileged
 # path even as root, "none" runs without namespaces as on a platform that has none.
@@ -42,21 +48,58 @@ def run_sandboxed(code: str, tests: str, limits: Limits | None = None) -> TestRe
     """
     limits = limits or Limits()
     started = time.monotonic()
-    size = len(code.encode(errors="replace")) + len(tests.encode(errors="replace"))
+    outcome = _stage_and_run({SOLUTION_FILE: code, TESTS_FILE: tests}, limits, probe=False)
+    if isinstance(outcome, str):
+        return TestReport(status="error", detail=outcome, duration=time.monotonic() - started)
+    gathered, nonce = outcome
+    status = gathered.lines(gathered.status)
+    records = judge.signed(gathered, nonce)
+    state, detail, tests_run = judge.assess(records, status, limits)
+    return TestReport(
+        status=state, tests=tests_run, detail=judge.clean(detail),
+        stdout=gathered.stdout.text(), stderr=gathered.stderr.text(),
+        isolation=judge.isolation_of(status), cpu_seconds=judge.cpu_of(status),
+        duration=time.monotonic() - started,
+    )
+
+
+def call_sandboxed(code: str, calls: list[Call], limits: Limits | None = None) -> CallReport:
+    """Make `calls` into `code` in the sandbox; their values come back as plain data.
+
+    Nothing is compared here or in the sandbox: the caller holds the expected values
+    (see codeloop.sandbox.calls.matches).
+    """
+    limits = limits or Limits()
+    listing = json.dumps([call.model_dump() for call in calls])
+    outcome = _stage_and_run({SOLUTION_FILE: code, CHECKS_FILE: listing}, limits, probe=True)
+    if isinstance(outcome, str):
+        return CallReport(status="error", detail=outcome)
+    gathered, nonce = outcome
+    status = gathered.lines(gathered.status)
+    state, detail, results = judge.assess_calls(judge.signed(gathered, nonce), status, limits)
+    return CallReport(status=state, results=results, detail=judge.clean(detail),
+                      isolation=judge.isolation_of(status))
+
+
+def _stage_and_run(
+    files: dict[str, str], limits: Limits, probe: bool
+) -> tuple[Gathered, str] | str:
+    """Stage `files` in a fresh directory, run them in the sandbox, remove the directory.
+
+    Returns what the run sent back and its nonce, or why it could not run.
+    """
+    size = sum(len(text.encode(errors="replace")) for text in files.values())
     if size > MAX_SOURCE_BYTES:
-        return TestReport(status="error", detail=(
-            f"not run: the code and tests are {size} bytes, more than the sandbox accepts "
-            f"({MAX_SOURCE_BYTES} bytes)"))
+        return (f"not run: the code and tests are {size} bytes, more than the sandbox accepts "
+                f"({MAX_SOURCE_BYTES} bytes)")
     src = Path(tempfile.mkdtemp(prefix="codeloop-sandbox-"))
     try:
-        (src / SOLUTION_FILE).write_text(code, encoding="utf-8", errors="surrogateescape")
-        (src / TESTS_FILE).write_text(tests, encoding="utf-8", errors="surrogateescape")
+        for name, text in files.items():
+            (src / name).write_text(text, encoding="utf-8", errors="surrogateescape")
         (src / "root").mkdir()
-        report = _run_in(src, limits)
+        return _run_in(src, limits, probe)
     finally:
         _remove(src)
-    report.duration = time.monotonic() - started
-    return report
 
 
 def _strategy() -> str:
@@ -68,38 +111,29 @@ def _strategy() -> str:
     return wanted
 
 
-def _run_in(src: Path, limits: Limits) -> TestReport:
+def _run_in(src: Path, limits: Limits, probe: bool) -> tuple[Gathered, str] | str:
     nonce = secrets.token_hex(16)
     try:
-        request = {"src": str(src), "nonce": nonce, "isolate": limits.isolate,
+        request = {"src": str(src), "nonce": nonce, "isolate": limits.isolate, "probe": probe,
                    "strategy": _strategy(), "limits": limits.model_dump()}
     except SandboxUnavailable as exc:
-        return TestReport(status="error", detail=f"not run: {exc}")
+        return f"not run: {exc}"
     pipes = {name: os.pipe() for name in ("stdout", "stderr", "records", "status")}
     try:
         SERVER.submit(request, [write for _, write in pipes.values()])
     except SandboxUnavailable as exc:
         for read, _ in pipes.values():
             os.close(read)
-        return TestReport(status="error", detail=f"not run: {exc}")
+        return f"not run: {exc}"
     finally:
         for _, write in pipes.values():
             os.close(write)
     deadline = time.monotonic() + limits.wall_seconds + BACKSTOP_SECONDS
     gathered = gather({name: read for name, (read, _) in pipes.items()},
                       limits.output_bytes, deadline)
-    status = gathered.lines(gathered.status)
     if not gathered.complete:
-        _kill_supervisor(status)
-    records = judge.signed(gathered, nonce)
-    state, detail, tests = judge.assess(records, status, limits)
-    isolation = (judge.first(status, "isolation") or {}).get("description", "")
-    cpu = (judge.first(status, "exit") or {}).get("cpu_seconds", 0.0)
-    return TestReport(
-        status=state, tests=tests, detail=judge.clean(detail),
-        stdout=gathered.stdout.text(), stderr=gathered.stderr.text(),
-        isolation=str(isolation), cpu_seconds=float(cpu),
-    )
+        _kill_supervisor(gathered.lines(gathered.status))
+    return gathered, nonce
 
 
 def _kill_supervisor(status: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from codeloop.context import Context
-from codeloop.nodes import execute, generate, review
+from codeloop.nodes import execute, generate, review, write_tests
 from codeloop.nodes.examples import example_tests
 from codeloop.nodes.extract import TEST_HEADER
 from codeloop.state import Attempt, State
@@ -19,15 +19,17 @@ NO_TESTS = "no tests: send `tests`, or put examples in the task (f(2) == 4, or >
 
 
 def generate_once(task: str, constraints: str, context: Context) -> Attempt:
-    """One generation: the model's solution and tests (and the task's examples as tests)."""
+    """One generation: the model's solution, then its tests (and the task's examples as tests)."""
     state: State = {"task": task, "constraints": constraints}
-    update = generate(state, Runtime(context=context))
-    attempt: Attempt = update["current"]  # type: ignore[assignment]
-    return attempt
+    runtime = Runtime(context=context)
+    attempt: Attempt = generate(state, runtime)["current"]  # type: ignore[assignment]
+    if attempt["parse_error"]:
+        return attempt
+    return write_tests({**state, "current": attempt}, runtime)["current"]  # type: ignore[return-value]
 
 
 def review_once(task: str, code: str, tests: str | None, context: Context) -> Attempt:
-    """Run the tests in the sandbox, then ask the reviewer: the loop's execute and review.
+    """Run the tests in the sandbox, then, if they pass, ask the reviewer: execute and review.
 
     Without `tests`, the task's own examples are the tests; with neither, nothing runs.
     """

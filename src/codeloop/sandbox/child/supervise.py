@@ -4,9 +4,10 @@ The supervisor is forked per request by the zygote and never runs test code. It 
 a new PID namespace, so the init process it forks is that namespace's init: when init
 ends, the kernel kills every process the tests left behind. Init sets up the other
 namespaces and the private root, then forks the test process, which takes the run's
-limits and uid and runs pytest. The supervisor enforces the wall-clock limit (killing
-init, and with it the namespace) and writes how things ended to a status pipe that the
-test process closes before any untrusted code runs. That pipe is what the parent trusts
+limits and uid and runs pytest (or, for checks judged outside, the probe). The
+supervisor enforces the wall-clock limit (killing init, and with it the namespace) and
+writes how things ended to a status pipe that the test process closes before any
+untrusted code runs. That pipe is what the parent trusts
 for "exited cleanly" and "timed out"; the test process's own records are only believed
 together with it.
 """
@@ -22,7 +23,7 @@ import signal
 import time
 from typing import Any, NoReturn
 
-from . import cgroup, confine, linux, runner
+from . import cgroup, confine, linux, probe, runner
 
 RECORDS_FD = 3
 STATUS_FD = 4
@@ -164,8 +165,9 @@ def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid
         os._exit(70)
     os.close(STATUS_FD)
     writable = (confinement.work, confinement.tmp, "/dev")
-    runner.run(confinement.work, RECORDS_FD, str(request["nonce"]), writable,
-               block_network=not confinement.own_network)
+    run = probe.run if request.get("probe") else runner.run  # calls judged outside, or pytest
+    run(confinement.work, RECORDS_FD, str(request["nonce"]), writable,
+        block_network=not confinement.own_network)
 
 
 def _sweep(uid: int) -> None:

@@ -1,0 +1,234 @@
+"""Checks: calls with expected values, judged outside the tested process, and which to trust.
+
+Three kinds, by where they come from:
+- task: the task's own examples (nodes.examples);
+- user: the user's tests (`extra_tests`) written as `assert f(x) == literal`;
+- model: the model's tests of that form.
+
+The sandbox makes the calls and sends back plain values; they are compared here. Task
+and user checks are trusted: approval needs every one to pass. A model check can itself
+be wrong (a 0.5B model's expected values often are), so it is *refuted* when the attempts
+that pass every trusted check agree on another value: two such attempts where the task
+has trusted checks, three where it has none. A refuted check no longer blocks approval.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from codeloop.nodes.examples import task_examples
+from codeloop.sandbox import Call, CallReport, CallResult, Limits, call_sandboxed, decode, matches
+from codeloop.state import Attempt, CheckDict
+
+Origin = Literal["task", "user", "model"]
+TRUSTED: tuple[Origin, ...] = ("task", "user")
+RAISES = "raises "
+
+
+@dataclass(frozen=True)
+class Check:
+    """A call and what it should give: a literal's source, or `raises NAME`."""
+
+    name: str
+    call: str
+    expected: str
+    origin: Origin
+
+
+def checks_for(task: str, code: str, extra_tests: str, model_tests: str) -> list[Check]:
+    """Every check of an attempt: the task's examples, then the user's and the model's tests."""
+    found = [Check(e.name, e.call, e.expected, "task") for e in task_examples(task, code)]
+    found += checks_in(extra_tests, "user")
+    found += checks_in(model_tests, "model")
+    return found
+
+
+def checks_in(tests: str, origin: Origin) -> list[Check]:
+    """Test functions that are one check each: `assert CALL == LITERAL` or pytest.raises."""
+    try:
+        module = ast.parse(tests)
+    except SyntaxError:
+        return []
+    found = []
+    for node in module.body:
+        if not isinstance(node, ast.FunctionDef) or node.args.args:
+            continue
+        if node.name.startswith("test"):
+            pair = _single_check(node.body)
+            if pair is not None:
+                found.append(Check(node.name, pair[0], pair[1], origin))
+    return found
+
+
+def _single_check(body: list[ast.stmt]) -> tuple[str, str] | None:
+    """(call, expected) if the body is exactly one check, else None."""
+    if len(body) != 1:
+        return None
+    statement = body[0]
+    if isinstance(statement, ast.Assert) and isinstance(statement.test, ast.Compare):
+        compare = statement.test
+        if len(compare.ops) == 1 and isinstance(compare.ops[0], ast.Eq | ast.Is):
+            call, expected = compare.left, _unwrap_approx(compare.comparators[0])
+            if _is_call(call) and _is_literal(expected):
+                return ast.unparse(call), ast.unparse(expected)
+    if isinstance(statement, ast.With) and len(statement.items) == 1:
+        raised = _raised_name(statement.items[0].context_expr)
+        inner = statement.body[0] if len(statement.body) == 1 else None
+        if raised and isinstance(inner, ast.Expr) and _is_call(inner.value):
+            return ast.unparse(inner.value), RAISES + raised
+    return None
+
+
+def _unwrap_approx(node: ast.expr) -> ast.expr:
+    """`pytest.approx(x)` is x: floats are compared with a tolerance anyway."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "approx" and len(node.args) == 1 and not node.keywords):
+        return node.args[0]
+    return node
+
+
+def _raised_name(node: ast.expr) -> str | None:
+    """NAME of `pytest.raises(NAME)`, for a built-in exception class."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "raises" and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)):
+        name = node.args[0].id
+        builtin = getattr(builtins, name, None)
+        return name if isinstance(builtin, type) and issubclass(builtin, BaseException) else None
+    return None
+
+
+def _is_call(node: ast.expr) -> bool:
+    """A call of a plain name whose arguments are literals."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and all(_is_literal(a) for a in node.args)
+            and all(_is_literal(k.value) for k in node.keywords))
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def run_checks(code: str, checks: list[Check], limits: Limits) -> list[CheckDict]:
+    """Make every check's call in the sandbox (one run) and judge each result here."""
+    if not checks:
+        return []
+    report = call_sandboxed(code, [Call(name=c.name, call=c.call) for c in checks], limits)
+    return [_judged(check, report) for check in checks]
+
+
+def _judged(check: Check, report: CallReport) -> CheckDict:
+    result = report.results.get(check.name)
+    judged: CheckDict = {
+        "name": check.name, "call": check.call, "expected": check.expected,
+        "origin": check.origin, "outcome": "error", "actual": "",
+    }
+    if result is None:
+        judged["actual"] = report.detail or "no result"
+        return judged
+    judged["actual"] = result.shown()
+    if result.raised is not None:
+        judged["value"] = {"raised": result.raised[:1]}
+        judged["outcome"] = "passed" if _expects_raise(check, result) else "failed"
+        return judged
+    if not result.returned:
+        return judged
+    judged["value"] = result.value
+    judged["outcome"] = "passed" if _same(result, check.expected) else "failed"
+    return judged
+
+
+def _expects_raise(check: Check, result: CallResult) -> bool:
+    wanted = check.expected[len(RAISES):] if check.expected.startswith(RAISES) else None
+    return wanted is not None and wanted in (result.raised or [])
+
+
+def _same(result: CallResult, expected: str) -> bool:
+    if expected.startswith(RAISES):
+        return False
+    try:
+        return matches(decode(result.value), ast.literal_eval(expected))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def trusted_pass(attempt: Attempt) -> bool:
+    """Every task and user check of the attempt passed (vacuously true without any)."""
+    return all(c["outcome"] == "passed" for c in attempt.get("checks", [])
+               if c["origin"] in TRUSTED)
+
+
+def has_trusted(attempt: Attempt) -> bool:
+    """Whether the attempt has any trusted check at all."""
+    return any(c["origin"] in TRUSTED for c in attempt.get("checks", []))
+
+
+def refute(current: list[CheckDict], earlier: list[Attempt], trusted: bool) -> list[CheckDict]:
+    """Mark the model checks that the attempts passing every trusted check contradict.
+
+    `current` are the current attempt's checks (it passes its trusted checks); `earlier`
+    the attempts before it. A check is refuted when the most common outcome of its call
+    among those attempts is one value other than the expected one, given by at least two
+    attempts (three when the task has no trusted check) and by more than give the expected.
+    """
+    candidates = [a["checks"] for a in earlier if a.get("checks") and trusted_pass(a)]
+    candidates.append(current)
+    needed = 2 if trusted else 3
+    marked = []
+    for check in current:
+        if check["origin"] == "model" and check["outcome"] == "failed":
+            outcomes = [_outcome_key(c) for checks in candidates for c in checks
+                        if c["call"] == check["call"] and c["origin"] == "model"]
+            passing = sum(key == "passed" for key in outcomes)
+            counts = Counter(key for key in outcomes if key not in ("passed", None))
+            if counts:
+                _, agreeing = counts.most_common(1)[0]
+                if agreeing >= needed and agreeing > passing:
+                    check = {**check, "refuted": True}
+        marked.append(check)
+    return marked
+
+
+def _outcome_key(check: CheckDict) -> str | None:
+    """What a call gave, as a comparable key: 'passed', the value it gave instead, or None."""
+    if check["outcome"] == "passed":
+        return "passed"
+    if "value" not in check:
+        return None
+    return json.dumps(check["value"], sort_keys=True)
+
+
+def ready_for_review(attempt: Attempt) -> bool:
+    """Whether the attempt can be approved at all, so that a review is worth its cost.
+
+    Every trusted check passes, every test passes but for refuted model checks, and at
+    least one check or test that is not refuted passed.
+    """
+    report = attempt.get("report")
+    if attempt.get("parse_error") or not report or report["status"] not in ("passed", "failed"):
+        return False
+    if blocking_failures(attempt):
+        return False
+    refuted = {c["name"] for c in attempt.get("checks", []) if c.get("refuted")}
+    return any(t["outcome"] == "passed" and t["name"] not in refuted for t in report["tests"])
+
+
+def blocking_failures(attempt: Attempt) -> list[str]:
+    """Names of the tests and checks that stop the attempt from being approved."""
+    refuted = {c["name"] for c in attempt.get("checks", []) if c.get("refuted")}
+    failing = [c["name"] for c in attempt.get("checks", [])
+               if c["outcome"] != "passed" and not c.get("refuted")]
+    report = attempt.get("report")
+    if report:
+        failing += [t["name"] for t in report["tests"]
+                    if t["outcome"] in ("failed", "error") and t["name"] not in refuted]
+    return list(dict.fromkeys(failing))

@@ -1,0 +1,113 @@
+"""Checks judged outside the tested process: parsing, comparing, refuting wrong model tests."""
+
+from __future__ import annotations
+
+from codeloop.nodes.checks import (
+    Check,
+    checks_in,
+    ready_for_review,
+    refute,
+    run_checks,
+    trusted_pass,
+)
+from codeloop.sandbox import Limits
+from codeloop.sandbox.calls import decode, matches
+
+ADD = "def add(a, b):\n    return a + b\n"
+LIMITS = Limits(wall_seconds=20)
+
+
+def test_one_assert_tests_become_checks_and_others_stay_pytest_tests() -> None:
+    tests = (
+        "from solution import *\nimport pytest\n\n"
+        "def test_small():\n    assert add(1, 2) == 3\n\n"
+        "def test_float():\n    assert add(0.1, 0.2) == pytest.approx(0.3)\n\n"
+        "def test_raises():\n    with pytest.raises(TypeError):\n        add(1, 'x')\n\n"
+        "def test_loop():\n    for i in range(3):\n        assert add(i, 0) == i\n\n"
+        "def test_name():\n    x = 2\n    assert add(x, 1) == 3\n"
+    )
+    found = checks_in(tests, "model")
+    assert [(c.name, c.call, c.expected) for c in found] == [
+        ("test_small", "add(1, 2)", "3"),
+        ("test_float", "add(0.1, 0.2)", "0.3"),
+        ("test_raises", "add(1, 'x')", "raises TypeError"),
+    ]
+
+
+def test_values_are_compared_here_and_an_object_that_equals_everything_fails() -> None:
+    code = ADD + (
+        "class Yes:\n    def __eq__(self, other):\n        return True\n\n"
+        "def cheat(x):\n    return Yes()\n\n"
+        "def boom(x):\n    raise ValueError('no')\n"
+    )
+    checks = [
+        Check("a", "add(2, 3)", "5", "task"), Check("b", "add(2, 3)", "6", "task"),
+        Check("c", "cheat(1)", "1", "task"), Check("d", "boom(1)", "raises ValueError", "model"),
+        Check("e", "boom(1)", "1", "model"), Check("f", "add(0.1, 0.2)", "0.3", "user"),
+    ]
+    judged = {c["name"]: c for c in run_checks(code, checks, LIMITS)}
+    assert {n: c["outcome"] for n, c in judged.items()} == {
+        "a": "passed", "b": "failed", "c": "error", "d": "passed", "e": "failed", "f": "passed",
+    }
+    assert judged["b"]["actual"] == "5"
+    assert "not plain data" in judged["c"]["actual"]
+    assert judged["e"]["actual"] == "raised ValueError: no"
+
+
+def test_shadowing_a_builtin_does_not_change_what_a_check_means() -> None:
+    code = ADD + "len = lambda x: 0\nsorted = lambda x: [1]\n"
+    judged = run_checks(code, [Check("a", "add(len([1, 2]), 0)", "2", "task")], LIMITS)
+    assert judged[0]["outcome"] == "passed"
+
+
+def test_tuples_lists_and_floats_keep_their_meaning() -> None:
+    assert matches(decode({"tuple": [1, 2]}), (1, 2)) and not matches(decode([1, 2]), (1, 2))
+    assert matches(0.1 + 0.2, 0.3) and not matches(0.31, 0.3)
+    assert matches(True, 1) and not matches("1", 1)
+    assert matches(decode({"dict": [["a", {"set": [1, 2]}]]}), {"a": {1, 2}})
+
+
+def _attempt(outcomes: dict[str, tuple[str, object]], trusted: str = "passed") -> dict:
+    checks = [{"name": "test_task_example_1", "call": "f(0)", "expected": "0", "origin": "task",
+               "outcome": trusted, "actual": "0", "value": 0}]
+    for name, (outcome, value) in outcomes.items():
+        checks.append({"name": name, "call": f"f({name!r})", "expected": "9", "origin": "model",
+                       "outcome": outcome, "actual": repr(value), "value": value})
+    return {"iteration": 1, "code": "", "tests": "", "parse_error": None, "checks": checks,
+            "tokens": {}, "seconds": {}}
+
+
+def test_a_model_test_two_example_passing_attempts_contradict_alike_is_refuted() -> None:
+    first = _attempt({"test_a": ("failed", 4), "test_b": ("failed", 1)})
+    second = _attempt({"test_a": ("failed", 4), "test_b": ("failed", 2)})
+    marked = {c["name"]: c.get("refuted", False) for c in refute(second["checks"], [first], True)}
+    assert marked == {"test_task_example_1": False, "test_a": True, "test_b": False}
+
+
+def test_no_refutation_from_one_attempt_or_from_attempts_failing_the_examples() -> None:
+    alone = _attempt({"test_a": ("failed", 4)})
+    assert not any(c.get("refuted") for c in refute(alone["checks"], [], True))
+    wrong = _attempt({"test_a": ("failed", 4)}, trusted="failed")
+    assert not any(c.get("refuted") for c in refute(alone["checks"], [wrong], True))
+
+
+def test_without_trusted_checks_three_attempts_must_agree() -> None:
+    def bare(value: int) -> dict:
+        attempt = _attempt({"test_a": ("failed", value)})
+        attempt["checks"] = attempt["checks"][1:]
+        return attempt
+
+    two = refute(bare(4)["checks"], [bare(4)], False)
+    three = refute(bare(4)["checks"], [bare(4), bare(4)], False)
+    assert not two[0].get("refuted") and three[0].get("refuted")
+
+
+def test_review_only_when_nothing_but_refuted_checks_fails() -> None:
+    attempt = _attempt({"test_a": ("failed", 4)})
+    attempt["report"] = {"status": "failed", "passed": 1, "failed": 1, "total": 2, "detail": "",
+                         "duration": 0.0, "isolation": "",
+                         "tests": [{"name": "test_task_example_1", "outcome": "passed", "message": ""},
+                                   {"name": "test_a", "outcome": "failed", "message": "assert 4 == 9"}]}
+    assert trusted_pass(attempt) and not ready_for_review(attempt)
+    attempt["checks"] = refute(attempt["checks"], [_attempt({"test_a": ("failed", 4)})], True)
+    assert ready_for_review(attempt)
