@@ -111,3 +111,21 @@ def test_review_only_when_nothing_but_refuted_checks_fails() -> None:
     assert trusted_pass(attempt) and not ready_for_review(attempt)
     attempt["checks"] = refute(attempt["checks"], [_attempt({"test_a": ("failed", 4)})], True)
     assert ready_for_review(attempt)
+
+
+def test_a_model_test_that_contradicts_a_task_example_is_refuted_at_once() -> None:
+    attempt = _attempt({})
+    attempt["checks"].append({"name": "test_raises", "call": "f(0)", "expected": "raises ValueError",
+                              "origin": "model", "outcome": "failed", "actual": "0", "value": 0})
+    marked = {c["name"]: c.get("refuted", False) for c in refute(attempt["checks"], [], True)}
+    assert marked == {"test_task_example_1": False, "test_raises": True}
+
+
+def test_outcomes_are_matched_by_test_not_only_by_call() -> None:
+    first = _attempt({"test_a": ("failed", 4)})
+    second = _attempt({"test_a": ("failed", 4)})
+    same_call_passing = dict(second["checks"][1], name="test_other", outcome="passed")
+    second["checks"].append(same_call_passing)
+    first["checks"].append(dict(same_call_passing))
+    marked = {c["name"]: c.get("refuted", False) for c in refute(second["checks"], [first], True)}
+    assert marked["test_a"] is True and marked["test_other"] is False

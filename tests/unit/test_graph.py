@@ -258,6 +258,7 @@ def test_a_wrong_model_test_is_refuted_by_two_attempts_that_pass_the_examples(sc
     refuted = {c["name"] for c in second["checks"] if c.get("refuted")}
     assert refuted == {"test_big"}
     assert second["approved"] and out["status"] == "approved"
+    assert "test_big" not in model.prompts[2][-1].text  # a second opinion, from the task alone
     review = model.prompts[3][-1].text
     assert "Test results: passed: 2 of 2 passed." in review  # the refuted test is not counted
     assert "these tests expect wrong values: test_big" in review

@@ -173,29 +173,38 @@ def has_trusted(attempt: Attempt) -> bool:
 
 
 def refute(current: list[CheckDict], earlier: list[Attempt], trusted: bool) -> list[CheckDict]:
-    """Mark the model checks that the attempts passing every trusted check contradict.
+    """Mark the model checks that the task or the attempts passing its checks contradict.
 
     `current` are the current attempt's checks (it passes its trusted checks); `earlier`
-    the attempts before it. A check is refuted when the most common outcome of its call
-    among those attempts is one value other than the expected one, given by at least two
+    the attempts before it. A model check is refuted when a trusted check makes the same
+    call and expects something else, or when the most common outcome of the check among
+    those attempts is one value other than the expected one, given by at least two
     attempts (three when the task has no trusted check) and by more than give the expected.
     """
     candidates = [a["checks"] for a in earlier if a.get("checks") and trusted_pass(a)]
     candidates.append(current)
     needed = 2 if trusted else 3
+    stated = {c["call"]: c["expected"] for c in current if c["origin"] in TRUSTED}
     marked = []
     for check in current:
         if check["origin"] == "model" and check["outcome"] == "failed":
-            outcomes = [_outcome_key(c) for checks in candidates for c in checks
-                        if c["call"] == check["call"] and c["origin"] == "model"]
-            passing = sum(key == "passed" for key in outcomes)
-            counts = Counter(key for key in outcomes if key not in ("passed", None))
-            if counts:
-                _, agreeing = counts.most_common(1)[0]
-                if agreeing >= needed and agreeing > passing:
-                    check = {**check, "refuted": True}
+            contradicts = check["call"] in stated and stated[check["call"]] != check["expected"]
+            if contradicts or _outvoted(check, candidates, needed):
+                check = {**check, "refuted": True}
         marked.append(check)
     return marked
+
+
+def _outvoted(check: CheckDict, candidates: list[list[CheckDict]], needed: int) -> bool:
+    """Whether enough attempts agree on one outcome of `check` other than the expected one."""
+    outcomes = [_outcome_key(c) for checks in candidates for c in checks
+                if c["name"] == check["name"] and c["call"] == check["call"]]
+    passing = sum(key == "passed" for key in outcomes)
+    counts = Counter(key for key in outcomes if key not in ("passed", None))
+    if not counts:
+        return False
+    _, agreeing = counts.most_common(1)[0]
+    return agreeing >= needed and agreeing > passing
 
 
 def _outcome_key(check: CheckDict) -> str | None:
@@ -232,3 +241,17 @@ def blocking_failures(attempt: Attempt) -> list[str]:
         failing += [t["name"] for t in report["tests"]
                     if t["outcome"] in ("failed", "error") and t["name"] not in refuted]
     return list(dict.fromkeys(failing))
+
+
+def only_model_tests_fail(attempt: Attempt) -> bool:
+    """The task has trusted checks, all pass, and only the model's own tests fail.
+
+    Then the dispute is between the code and tests that may be wrong: the next attempt
+    is a second opinion written from the task alone, so that if it agrees with this one
+    the tests are refuted, rather than a rewrite steered toward tests that may be wrong.
+    """
+    if attempt.get("parse_error") or not has_trusted(attempt) or not trusted_pass(attempt):
+        return False
+    failing = blocking_failures(attempt)
+    trusted_names = set(attempt.get("task_tests", []))
+    return bool(failing) and not trusted_names & set(failing)

@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
 from codeloop.models import chat_model
+from codeloop.nodes.checks import only_model_tests_fail
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.examples import example_tests
@@ -36,11 +37,11 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     model = chat_model(ctx)
     prompts = prompts_for(model)
     started = time.monotonic()
+    previous = attempts[-1] if attempts else None
+    if previous and not state.get("human_feedback") and only_model_tests_fail(previous):
+        previous = None  # a second opinion from the task alone (see nodes.checks)
     ask = prompts.generation(
-        state["task"],
-        state.get("constraints") or "",
-        attempts[-1] if attempts else None,
-        state.get("human_feedback"),
+        state["task"], state.get("constraints") or "", previous, state.get("human_feedback")
     )
     reply = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, list(prompts.stop))
     found = extract(reply.text)
