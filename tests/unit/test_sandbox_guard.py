@@ -8,7 +8,8 @@ import os
 import _pytest.python
 import pytest
 
-from codeloop.sandbox.child.guard import RunnerGuard, _check_open
+from codeloop.sandbox.child.audit import _check_open
+from codeloop.sandbox.child.guard import RunnerGuard
 
 
 class FakePluginManager:

@@ -8,8 +8,9 @@ import signal
 import pytest
 
 from codeloop.sandbox import Limits
-from codeloop.sandbox.collect import Capped, Gathered
-from codeloop.sandbox.judge import assess, signed
+from codeloop.sandbox.collect import Capped, Gathered, Messages
+from codeloop.sandbox.judge import assess
+from codeloop.sandbox.records import signed
 
 LIMITS = Limits(wall_seconds=5, cpu_seconds=3)
 CLEAN_STATUS = [
@@ -114,15 +115,31 @@ def test_setup_error_is_reported():
     assert "could not be set up" in detail
 
 
-def test_only_records_with_the_nonce_count():
+def gathered_from(*messages: bytes, budget: int = 1 << 20) -> Gathered:
+    records = Messages(budget)
+    for message in messages:
+        records.add(message)
+    return Gathered(Capped(10), Capped(10), records, Capped(10))
+
+
+def test_only_signed_records_count_and_anything_else_is_tampering():
     lines = [{"kind": "test", "name": "a", "nonce": "right"},
              {"kind": "test", "name": "b", "nonce": "wrong"},
              {"kind": "test", "name": "c"}]
-    data = "".join(json.dumps(line) + "\n" for line in lines).encode() + b"not json\n[1]\n"
-    records = Capped(1 << 20)
-    records.add(data)
-    gathered = Gathered(Capped(10), Capped(10), records, Capped(10))
-    assert [r["name"] for r in signed(gathered, "right")] == ["a"]
+    messages = [json.dumps(line).encode() for line in lines] + [b"not json", b"[1]"]
+    records = signed(gathered_from(*messages), "right")
+    assert [r.get("name") for r in records if r["kind"] == "test"] == ["a"]
+    tamper = [r for r in records if r["kind"] == "tamper"]
+    assert len(tamper) == 1
+    assert "an unsigned record on the result channel (x2)" in tamper[0]["what"]
+    assert "an unreadable record on the result channel (x2)" in tamper[0]["what"]
+
+
+def test_clean_stream_has_no_tamper_record():
+    messages = [json.dumps({**r, "nonce": "n"}).encode() for r in complete_run("passed")]
+    records = signed(gathered_from(*messages), "n")
+    assert records == complete_run("passed")
+    assert assess(records, CLEAN_STATUS, LIMITS)[0] == "passed"
 
 
 def test_capped_stream_keeps_the_head_and_counts_the_rest():

@@ -64,14 +64,25 @@ class CallReport(BaseModel):
     isolation: str = ""
 
 
-def decode(value: Any, depth: int = 0) -> Any:
-    """Tagged JSON back to the Python value (ValueError if it is not what the probe sends)."""
+def decode(value: Any) -> Any:
+    """Tagged JSON back to the Python value (ValueError if it is not what the probe sends).
+
+    Whatever the sandbox sent, nothing else is raised: a set of lists, a dict entry that
+    is not a pair, an int of a million digits are all just not plain data.
+    """
+    try:
+        return _decode(value, 0)
+    except (TypeError, RecursionError, OverflowError) as exc:
+        raise ValueError(f"not a value the probe sends: {type(exc).__name__}") from None
+
+
+def _decode(value: Any, depth: int) -> Any:
     if depth > 80:
         raise ValueError("value nested too deeply")
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
-        return [decode(item, depth + 1) for item in value]
+        return [_decode(item, depth + 1) for item in value]
     if not isinstance(value, dict) or len(value) != 1:
         raise ValueError("not a tagged value")
     tag, inner = next(iter(value.items()))
@@ -82,10 +93,10 @@ def decode(value: Any, depth: int = 0) -> Any:
     if tag == "bytes" and isinstance(inner, str):
         return bytes.fromhex(inner)
     if tag in ("tuple", "set", "frozenset") and isinstance(inner, list):
-        items = [decode(item, depth + 1) for item in inner]
+        items = [_decode(item, depth + 1) for item in inner]
         return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
     if tag == "dict" and isinstance(inner, list):
-        return {_hashable(decode(k, depth + 1)): decode(v, depth + 1) for k, v in inner}
+        return {_hashable(_decode(k, depth + 1)): _decode(v, depth + 1) for k, v in inner}
     raise ValueError(f"unknown tag {tag!r}")
 
 

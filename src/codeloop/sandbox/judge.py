@@ -2,9 +2,11 @@
 
 "passed" needs all of: the supervisor's record that the run ended in time; the init
 process's record that the test process exited with status 0; no setup error, crash or
-tampering; a `finished` record; a result for every collected test; at least one test,
-and at least one that passed. Records count only when signed with this run's nonce.
-Everything else is "failed", "error" or "timeout", with the reason in `detail`.
+tampering; a `collected` and a `finished` record; a result for every collected test; at
+least one test, and at least one that passed. The records were read strictly
+(records.py): anything on the record socket that is not a signed, well-formed record
+is a `tamper` record by now. Everything else is "failed", "error" or "timeout", with the
+reason in `detail`.
 """
 
 from __future__ import annotations
@@ -13,22 +15,16 @@ import signal
 from typing import Any
 
 from codeloop.sandbox.calls import CallResult, CallStatus
-from codeloop.sandbox.collect import Gathered
+from codeloop.sandbox.records import Records, collected_names
 from codeloop.sandbox.report import Limits, RunStatus, TestResult
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 PYTEST_ABORTED = {2: "interrupted", 3: "internal error", 4: "usage error"}
-Records = list[dict[str, Any]]
 
 
 def clean(text: object) -> str:
     """Make a string that survives UTF-8 encoding (the code may print lone surrogates)."""
     return str(text).encode("utf-8", "replace").decode("utf-8")
-
-
-def signed(gathered: Gathered, nonce: str) -> Records:
-    """Keep the records signed with this run's nonce (drop forgeries and stray output)."""
-    return [r for r in gathered.lines(gathered.records) if r.pop("nonce", None) == nonce]
 
 
 def isolation_of(status: Records) -> str:
@@ -152,8 +148,10 @@ def _killed_by(number: int, cpu_seconds: float, limits: Limits) -> str:
 
 
 def _complete_run(records: Records, tests: list[TestResult]) -> tuple[RunStatus, str]:
-    collected = (first(records, "collected") or {}).get("names", [])
-    missing = set(map(str, collected)) - {t.name for t in tests}
+    collected = collected_names(records)
+    if collected is None:
+        return "error", "the run never reported which tests it collected"
+    missing = collected - {t.name for t in tests}
     if missing:
         return "error", f"tests without a result (the run was cut short): {sorted(missing)[:5]}"
     if not tests:
@@ -202,7 +200,9 @@ def assess_calls(
         if running is not None:
             results[running] = CallResult(name=running, cut_short=abnormal)
         return "error", abnormal, results
-    collected = {str(n) for n in (first(records, "collected") or {}).get("names", [])}
+    collected = collected_names(records)
+    if collected is None:
+        return "error", "the run never reported which calls it would make", results
     if collected - set(results):
         return "error", f"calls without a result: {sorted(collected - set(results))[:5]}", results
     return "done", "", results

@@ -40,6 +40,11 @@ class TestResult(BaseModel):
     name: str
     outcome: TestOutcome
     message: str = ""
+    judged_in_process: bool = Field(
+        default=True,
+        description="Whether the test ran in the process of the code it tests (pytest), where "
+        "code written to forge a pass can; false for checks judged outside it.",
+    )
 
 
 class TestReport(BaseModel):

@@ -3,7 +3,11 @@
 Two kinds of run: pytest tests (`run_sandboxed`), and calls whose values come back as
 plain data for the caller to compare (`call_sandboxed`).
 
-Thread-safe: every call has its own directory, pipes and nonce; the only shared thing
+The test process reports on a SOCK_SEQPACKET socket, not a pipe: a pipe's write end can
+be reopened for reading through /proc/self/fd (which let the code read the nonce off
+the runner's own records), a socket's cannot, and the parent shuts its own direction.
+
+Thread-safe: every call has its own directory, pipes, socket and nonce; the only shared thing
 is the zygote (forkserver.SERVER), whose use is serialised by its lock for the moment
 it takes to send one message.
 """
@@ -16,6 +20,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import tempfile
 import time
@@ -24,8 +29,9 @@ from typing import Any
 
 import codeloop.sandbox.judge as judge
 from codeloop.sandbox.calls import Call, CallReport
-from codeloop.sandbox.collect import Gathered, gather
+from codeloop.sandbox.collect import Gathered, gather, record_budget
 from codeloop.sandbox.forkserver import SERVER, SandboxUnavailable
+from codeloop.sandbox.records import signed
 from codeloop.sandbox.report import Limits, TestReport
 
 SOLUTION_FILE = "solution.py"
@@ -52,9 +58,8 @@ def run_sandboxed(code: str, tests: str, limits: Limits | None = None) -> TestRe
     if isinstance(outcome, str):
         return TestReport(status="error", detail=outcome, duration=time.monotonic() - started)
     gathered, nonce = outcome
-    status = gathered.lines(gathered.status)
-    records = judge.signed(gathered, nonce)
-    state, detail, tests_run = judge.assess(records, status, limits)
+    status = gathered.status.lines()
+    state, detail, tests_run = judge.assess(signed(gathered, nonce), status, limits)
     return TestReport(
         status=state, tests=tests_run, detail=judge.clean(detail),
         stdout=gathered.stdout.text(), stderr=gathered.stderr.text(),
@@ -75,8 +80,8 @@ def call_sandboxed(code: str, calls: list[Call], limits: Limits | None = None) -
     if isinstance(outcome, str):
         return CallReport(status="error", detail=outcome)
     gathered, nonce = outcome
-    status = gathered.lines(gathered.status)
-    state, detail, results = judge.assess_calls(judge.signed(gathered, nonce), status, limits)
+    status = gathered.status.lines()
+    state, detail, results = judge.assess_calls(signed(gathered, nonce), status, limits)
     return CallReport(status=state, results=results, detail=judge.clean(detail),
                       isolation=judge.isolation_of(status))
 
@@ -115,25 +120,41 @@ def _run_in(src: Path, limits: Limits, probe: bool) -> tuple[Gathered, str] | st
     nonce = secrets.token_hex(16)
     try:
         request = {"src": str(src), "nonce": nonce, "isolate": limits.isolate, "probe": probe,
-                   "strategy": _strategy(), "limits": limits.model_dump()}
+                   "strategy": _strategy(), "limits": limits.model_dump(),
+                   "record_bytes": record_budget(limits.output_bytes)}
     except SandboxUnavailable as exc:
         return f"not run: {exc}"
-    pipes = {name: os.pipe() for name in ("stdout", "stderr", "records", "status")}
+    ends = _channels()
     try:
-        SERVER.submit(request, [write for _, write in pipes.values()])
+        SERVER.submit(request, [write for _, write in ends.values()])
     except SandboxUnavailable as exc:
-        for read, _ in pipes.values():
+        for read, _ in ends.values():
             os.close(read)
         return f"not run: {exc}"
     finally:
-        for _, write in pipes.values():
+        for _, write in ends.values():
             os.close(write)
     deadline = time.monotonic() + limits.wall_seconds + BACKSTOP_SECONDS
-    gathered = gather({name: read for name, (read, _) in pipes.items()},
+    gathered = gather({name: read for name, (read, _) in ends.items()},
                       limits.output_bytes, deadline)
     if not gathered.complete:
-        _kill_supervisor(gathered.lines(gathered.status))
+        _kill_supervisor(gathered.status.lines())
     return gathered, nonce
+
+
+def _channels() -> dict[str, tuple[int, int]]:
+    """(read end, write end) of stdout, stderr, records and status, in the order the zygote takes.
+
+    The records channel is a socket pair with each direction shut that its side does
+    not use: the sandbox can neither read its own records back nor be sent anything.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.shutdown(socket.SHUT_WR)
+    theirs.shutdown(socket.SHUT_RD)
+    ends = {name: os.pipe() for name in ("stdout", "stderr")}
+    ends["records"] = (ours.detach(), theirs.detach())
+    ends["status"] = os.pipe()
+    return ends
 
 
 def _kill_supervisor(status: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import linux, rootfs
+from . import linux, rootfs, syscalls
 
 # Uids handed to sandboxed runs: far above real accounts, one per supervisor pid, so that
 # RLIMIT_NPROC counts only this run's processes and no two runs can signal each other.
@@ -100,6 +100,9 @@ def _drop_privileges(strategy: str, uid: int) -> str:
     elif strategy == "userns":
         linux.drop_capabilities()
         described = "no capabilities"
+    elif strategy == "none" and os.geteuid() == 0 and linux.available():  # root, no uid to use
+        linux.drop_capabilities()
+        described = "uid 0 without capabilities"
     else:
         described = f"uid {os.geteuid()}"
     if linux.available():
@@ -180,11 +183,16 @@ def _host_strategy(strategy: str, outer_uid: int, writable: tuple[str, ...], uid
 
 
 def restrict(confinement: Confinement, limits: dict[str, Any], uid: int) -> None:
-    """Resource limits and privilege drop: the test process's last step before the tests."""
+    """Resource limits, privilege drop and the syscall filter: the last steps before the tests.
+
+    The filter comes last: it needs `no_new_privs`, set with the privilege drop.
+    """
     missing = _set_limits(limits, confinement.strategy, confinement.outer_uid)
     confinement.parts.append(
         "rlimits" + (f" (not enforced: {', '.join(missing)})" if missing else ""))
     confinement.parts.append(_drop_privileges(confinement.strategy, uid))
+    if confinement.strategy != "off" and linux.available():
+        confinement.parts.append(syscalls.load())
 
 
 def _private_root(

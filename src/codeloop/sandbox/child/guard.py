@@ -1,40 +1,40 @@
-"""Detect code under test that tampers with the test runner it runs inside.
+"""Detect code under test that rewrites the test runner it runs inside.
 
 pytest runs the tests in the same process as the code they import, so that code could
 rewrite pytest (make `Function.runtest` a no-op, register a plugin that turns failures
-into passes, swap `builtins.AssertionError` for a skip). A snapshot of everything in
-pytest's, pluggy's and the runner's namespaces (and of the classes defined there), of
-the builtins that decide outcomes, and of the registered plugins and hook functions is
-taken before the test module is imported and compared after each test (the parts that
-decide outcomes) and at the end (all of it); any difference makes the run an error.
+into passes, swap `builtins.AssertionError` for a skip, give `call_and_report` a new
+`__code__`). Right before the test module is imported, a snapshot is taken of
+everything in pytest's, pluggy's and the runner's namespaces (and of the classes defined
+there): each name's object, and for every function its code object, defaults and keyword
+defaults; of the builtins that decide outcomes; of the registered plugins and hook
+functions; and of those modules' entries in `sys.modules`. It is compared after each
+test (the names that decide outcomes, and the trace and profile hooks, which must stay
+unset) and at the end (all of it, code objects included); any difference makes the run
+an error.
 
-An audit hook adds defence in depth: it refuses writes outside the work directory, and
-network connections where the run has no network namespace of its own, and it flags the
-garbage-collector introspection that digging out the runner's internals would need.
-None of this is the containment itself (that is the OS's job); it keeps the *report*
-honest against code that rewrites its runner. Code that edits memory through ctypes can
-defeat any in-process check; it still cannot leave the sandbox.
+Reading a function's `__code__` is an audit event, so comparing thousands of them costs
+milliseconds: their code is recorded once in the zygote (`remember_code`, where no audit
+hook runs yet) and compared only at the end. Between the two, the audit hook (audit.py)
+flags every assignment to a watched function's code as it happens. Neither is the
+containment (that is the OS's job); they keep the *report* honest against code that
+rewrites its runner.
 """
 
 from __future__ import annotations
 
 import builtins
-import os
-import socket
 import sys
-from collections.abc import Callable
-from types import ModuleType
+import threading
+from collections.abc import Iterator
+from types import FunctionType, ModuleType
 from typing import Any
 
 WATCHED_PREFIXES = ("_pytest", "pytest", "pluggy")
-FLAGGED_EVENTS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook")
 # Globals pytest itself rebinds around every test (assertion rewriting's hooks).
 PYTEST_REBINDS = frozenset({
     "_pytest.assertion.util._reprcompare", "_pytest.assertion.util._config",
     "_pytest.assertion.util._assertion_pass",
 })
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-
 
 # Checked after every test (cheap); everything watched is checked again at the end.
 CRITICAL_MODULES = frozenset({
@@ -44,6 +44,43 @@ CRITICAL_MODULES = frozenset({
     "pluggy._caller", "pluggy._manager", "pluggy._result",
 })
 CRITICAL_HOOKS = ("pytest_runtest_", "pytest_pyfunc_call", "pytest_report_", "pytest_collect")
+
+# Builtins whose replacement would change how outcomes are decided. print, input, open
+# and the like are left out: tests mock them, legitimately, often in module fixtures.
+CORE_BUILTINS = ("isinstance", "issubclass", "type", "object", "getattr", "hasattr",
+                 "setattr", "super", "repr", "str", "len", "iter", "next", "id", "bool")
+
+CodeState = tuple[Any, Any, Any]
+CodeEntries = list[tuple[str, FunctionType, CodeState]]
+# id(owner) -> (owner, its functions' code when the zygote recorded it); see remember_code.
+_REMEMBERED: dict[int, tuple[Any, CodeEntries]] = {}
+
+
+def code_state(function: FunctionType) -> CodeState:
+    """What a function runs: its code object, defaults and keyword defaults (a copy)."""
+    kwdefaults = function.__kwdefaults__
+    return function.__code__, function.__defaults__, kwdefaults and dict(kwdefaults)
+
+
+def same_code(function: FunctionType, then: CodeState) -> bool:
+    """Whether the function still runs what it ran when `then` was taken."""
+    code, defaults, kwdefaults = then
+    now = function.__kwdefaults__
+    return (function.__code__ is code and function.__defaults__ is defaults
+            and (now is None) == (kwdefaults is None)
+            and (now is None or (now.keys() == kwdefaults.keys()
+                 and all(now[k] is kwdefaults[k] for k in now))))
+
+
+def functions_in(namespace: dict[str, Any]) -> Iterator[tuple[str, FunctionType]]:
+    """(name, function) for the functions a namespace holds, methods and properties included."""
+    for name, value in list(namespace.items()):
+        if isinstance(value, staticmethod | classmethod):
+            value = value.__func__
+        parts = (value.fget, value.fset, value.fdel) if isinstance(value, property) else (value,)
+        for part in parts:
+            if isinstance(part, FunctionType):
+                yield name, part
 
 
 def _watched(extra: tuple[str, ...]) -> dict[str, Any]:
@@ -62,16 +99,38 @@ def _watched(extra: tuple[str, ...]) -> dict[str, Any]:
     return owners
 
 
-# Builtins whose replacement would change how outcomes are decided. print, input, open
-# and the like are left out: tests mock them, legitimately, often in module fixtures.
-CORE_BUILTINS = ("isinstance", "issubclass", "type", "object", "getattr", "hasattr",
-                 "setattr", "super", "repr", "str", "len", "iter", "next", "id", "bool")
+def remember_code(extra: tuple[str, ...]) -> None:
+    """Record the code of every watched function now (in the zygote, before any audit hook)."""
+    for owner in _watched(extra).values():
+        entries = [(name, function, code_state(function))
+                   for name, function in functions_in(vars(owner))]
+        _REMEMBERED[id(owner)] = (owner, entries)
+
+
+def _code_entries(owner: Any, namespace: dict[str, Any]) -> CodeEntries:
+    """The code of the functions in `namespace`: remembered where possible, else read now."""
+    owner_then, entries = _REMEMBERED.get(id(owner), (None, []))
+    if owner_then is not owner:
+        entries = []
+    known = {id(function) for _, function, _ in entries}
+    return [*entries, *((name, function, code_state(function))
+                        for name, function in functions_in(namespace) if id(function) not in known)]
 
 
 def _watched_builtins() -> dict[str, Any]:
     return {name: value for name, value in vars(builtins).items()
             if name in CORE_BUILTINS
             or (isinstance(value, type) and issubclass(value, BaseException))}
+
+
+def hooks_set() -> list[str]:
+    """The trace and profile hooks currently set, in this thread or for new threads."""
+    found = [name for name, hook in (("sys.settrace", sys.gettrace()),
+                                     ("sys.setprofile", sys.getprofile()),
+                                     ("threading.settrace", threading.gettrace()),
+                                     ("threading.setprofile", threading.getprofile()))
+             if hook is not None]
+    return [f"a {name} hook is set" for name in found]
 
 
 class RunnerGuard:
@@ -81,6 +140,8 @@ class RunnerGuard:
         self._extra = extra_modules
         self._snapshot: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._critical: list[str] = []
+        self._code: dict[str, CodeEntries] = {}
+        self._modules: dict[str, ModuleType] = {}
         self._hooks: dict[str, tuple[Any, ...]] = {}
         self._plugins: set[int] = set()
         self._pm: Any = None
@@ -93,12 +154,20 @@ class RunnerGuard:
         self._snapshot = {key: (owner, dict(vars(owner)))
                           for key, owner in _watched(self._extra).items()}
         self._snapshot["builtins"] = (builtins, _watched_builtins())
+        self._code = {key: _code_entries(owner, then)
+                      for key, (owner, then) in self._snapshot.items()}
+        self._modules = {key: owner for key, (owner, _) in self._snapshot.items()
+                         if isinstance(owner, ModuleType) and key != "builtins"}
         critical = CRITICAL_MODULES | set(self._extra)
         self._critical = [k for k in self._snapshot if k in critical or k.rsplit(".", 1)[0]
                           in critical]
         self._pm = pluginmanager
         self._hooks = self._hook_functions(full=True)
         self._plugins = {id(p) for p in pluginmanager.get_plugins()}
+
+    def functions(self) -> list[FunctionType]:
+        """Every watched function (for the audit hook to protect)."""
+        return [function for entries in self._code.values() for _, function, _ in entries]
 
     def _hook_functions(self, full: bool) -> dict[str, tuple[Any, ...]]:
         hooks: dict[str, tuple[Any, ...]] = {}
@@ -110,58 +179,35 @@ class RunnerGuard:
     def changes(self, full: bool = True) -> list[str]:
         """List what differs from the snapshot (empty when nothing was tampered with).
 
-        `full=False` checks only what decides outcomes (after each test); modules may
-        gain attributes (importing a submodule adds one), classes may not.
+        `full=False` checks only the names that decide outcomes (after each test);
+        `full=True` all names and every function's code. Modules may gain attributes
+        (importing a submodule adds one), classes may not.
         """
-        found: list[str] = []
-        for key in self._snapshot if full else self._critical:
-            owner, then = self._snapshot[key]
-            now = vars(owner)
-            found.extend(f"{key}.{n}" for n, v in then.items() if n not in now or now[n] is not v)
-            if isinstance(owner, type) and len(now) != len(then):
-                found.extend(f"{key}.{n}" for n in now.keys() - then.keys())
+        keys = list(self._snapshot) if full else self._critical
+        found = list(self._namespace_changes(keys))
+        if full:
+            found.extend(self._code_changes(keys))
         found = [name for name in found if name not in PYTEST_REBINDS]
+        found.extend(f"sys.modules[{key!r}] was replaced" for key in keys
+                     if key in self._modules and sys.modules.get(key) is not self._modules[key])
         if {id(p) for p in self._pm.get_plugins()} - self._plugins:
             found.append("a pytest plugin was registered")
         hooks = self._hook_functions(full)
         found.extend(f"hook {n}" for n, impls in hooks.items()
                      if len(impls) != len(self._hooks.get(n, ()))
                      or any(a is not b for a, b in zip(impls, self._hooks[n], strict=False)))
-        return found
+        return found + hooks_set()
 
+    def _namespace_changes(self, keys: list[str]) -> Iterator[str]:
+        for key in keys:
+            owner, then = self._snapshot[key]
+            now = vars(owner)
+            yield from (f"{key}.{n}" for n, v in then.items() if n not in now or now[n] is not v)
+            if isinstance(owner, type) and len(now) != len(then):
+                yield from (f"{key}.{n}" for n in now.keys() - then.keys())
 
-def install_audit_hook(
-    allowed_dirs: tuple[str, ...], flag: Callable[[str], None], block_network: bool
-) -> None:
-    """Refuse out-of-sandbox writes (and network, if asked); report introspection to `flag`.
-
-    With a network namespace of its own the run may use its loopback freely, so the
-    network check is for hosts without one.
-    """
-    allowed = tuple(d.rstrip("/") + "/" for d in allowed_dirs)
-    inet = (socket.AF_INET, socket.AF_INET6)
-
-    def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "open":
-            _check_open(args, allowed)
-        elif event in ("socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind"):
-            if block_network and getattr(args[0], "family", None) in inet:
-                raise PermissionError(f"network access is not allowed in the sandbox ({event})")
-        elif event in FLAGGED_EVENTS:
-            flag(event)
-
-    sys.addaudithook(hook)
-
-
-def _check_open(args: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
-    path, mode, flags = [*args, None, None, None][:3]
-    if not isinstance(path, (str, bytes)):
-        return
-    writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-        isinstance(flags, int) and flags & _WRITE_FLAGS
-    )
-    if not writing:
-        return
-    full = os.path.abspath(os.fsdecode(path))
-    if not (full + "/").startswith(allowed):
-        raise PermissionError(f"writing outside the sandbox's directory is not allowed: {full}")
+    def _code_changes(self, keys: list[str]) -> Iterator[str]:
+        for key in keys:
+            for name, function, then in self._code[key]:
+                if not same_code(function, then):
+                    yield f"the code of {key}.{name}"

@@ -10,7 +10,9 @@ compares (codeloop.sandbox.checks).
 Calls are evaluated with the builtins as they were before the solution was imported and
 with only the solution's top-level names the call uses, so the solution cannot shadow a
 name the check relies on. The encoder's and emitter's code objects are checked after
-every call: code swapped in place is tampering.
+every call, and trace and profile hooks after the import and every call: code swapped
+in place, or a hook that could rewrite a result on its way out, is tampering. A value
+that would not fit in one record is reported as too large rather than sent.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ import os
 import sys
 from typing import Any, NoReturn
 
-from .guard import install_audit_hook
-from .runner import Emitter, _flush, _fresh_std_streams
+from .audit import Audit
+from .emit import MAX_RECORD_BYTES, Emitter
+from .guard import hooks_set
+from .runner import _flush, _fresh_std_streams, chunks
 
 CHECKS_FILE = "checks.json"
 MAX_DEPTH = 64
 MAX_ITEMS = 20_000
 MAX_STRING = 100_000
 MESSAGE_CHARS = 300
+# Room in a record for a value, the rest of the record and its JSON escapes aside.
+VALUE_BYTES = MAX_RECORD_BYTES // 2
 
 
 class Unencodable(Exception):
@@ -75,8 +81,13 @@ def raised(exc: BaseException) -> dict[str, Any]:
     return {"raised": names, "message": message}
 
 
-def evaluate(call: str, module: Any, pristine: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate one call expression against the solution; its value or what it raised."""
+def evaluate(
+    call: str, module: Any, pristine: dict[str, Any], limit: int = VALUE_BYTES
+) -> dict[str, Any]:
+    """Evaluate one call expression against the solution: its value, or what it raised.
+
+    A value of more than `limit` bytes of JSON is reported as too large.
+    """
     try:
         code = compile(call, "<check>", "eval")
         called = code.co_names[:1]  # the function under test; other names mean the builtins
@@ -86,29 +97,32 @@ def evaluate(call: str, module: Any, pristine: dict[str, Any]) -> dict[str, Any]
     except BaseException as exc:
         return raised(exc)
     try:
-        return {"value": encode(value, [MAX_ITEMS])}
+        encoded = encode(value, [MAX_ITEMS])
+        size = len(json.dumps(encoded))
     except Unencodable as exc:
         return {"unencodable": str(exc)}
     except BaseException as exc:  # a hostile container (a list whose items change type, say)
         return {"unencodable": f"encoding failed: {type(exc).__name__}"}
+    if size > limit:
+        return {"unencodable": f"the value is too large to send back ({size} bytes as JSON)"}
+    return {"value": encoded}
 
 
-def run(
-    work: str, records_fd: int, nonce: str, writable: tuple[str, ...], block_network: bool
-) -> NoReturn:
+def run(work: str, emit: Emitter, writable: tuple[str, ...], block_network: bool) -> NoReturn:
     """Evaluate every check in `work/checks.json`; never returns (the process ends with it)."""
-    emit = Emitter(records_fd, nonce)
-    watched = [encode, raised, evaluate, Emitter.__call__, json.dumps,
-               json.encoder.JSONEncoder.encode]
+    watched = [encode, raised, evaluate, Emitter.__call__, Emitter._encode, Emitter._send,
+               json.dumps, json.encoder.JSONEncoder.encode]
     code_before = [function.__code__ for function in watched]
-    install_audit_hook(writable, lambda event: emit({"kind": "tamper", "what": [event]}),
-                       block_network)
+    audit = Audit(writable, lambda what: emit({"kind": "tamper", "what": [what]}), block_network)
+    audit.install()
+    audit.protect(watched)
     exit_now, pristine = os._exit, dict(vars(builtins))
     _fresh_std_streams()
     try:
         with open(os.path.join(work, CHECKS_FILE), encoding="utf-8") as handle:
             checks = json.load(handle)  # read before any untrusted code runs
-        emit({"kind": "collected", "names": [c["name"] for c in checks]})
+        for names in chunks([c["name"] for c in checks]):
+            emit({"kind": "collected", "names": names})
         sys.path.insert(0, work)
         try:
             module = importlib.import_module("solution")
@@ -118,10 +132,12 @@ def run(
             _flush()
             exit_now(0)
         for check in checks:
+            if _tampered(emit, watched, code_before):
+                break
             emit({"kind": "start", "name": check["name"]})
-            result = evaluate(check["call"], module, pristine)
-            if [function.__code__ for function in watched] != code_before:
-                emit({"kind": "tamper", "what": ["the checker's code was replaced"]})
+            result = evaluate(check["call"], module, pristine,
+                              min(VALUE_BYTES, emit.room() // 2))
+            if _tampered(emit, watched, code_before):
                 break
             emit({"kind": "check", "name": check["name"], **result})
         emit({"kind": "finished", "exitstatus": 0, "collected": len(checks)})
@@ -129,3 +145,13 @@ def run(
         emit({"kind": "crash", "message": f"{type(exc).__name__}: {exc}"[:1200]})
     _flush()
     exit_now(0)
+
+
+def _tampered(emit: Emitter, watched: list[Any], code_before: list[Any]) -> bool:
+    """Report a replaced checker or a trace/profile hook; True if there was one."""
+    found = hooks_set()
+    if [function.__code__ for function in watched] != code_before:
+        found.append("the checker's code was replaced")
+    if found:
+        emit({"kind": "tamper", "what": found})
+    return bool(found)

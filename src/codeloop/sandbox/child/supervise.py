@@ -10,6 +10,10 @@ writes how things ended to a status pipe that the test process closes before any
 untrusted code runs. That pipe is what the parent trusts
 for "exited cleanly" and "timed out"; the test process's own records are only believed
 together with it.
+
+The zygote, the supervisor and init are not dumpable: where the test process shares
+their uid (the `none` strategy of an unprivileged deployment), it can neither read
+their memory (the nonce) nor reopen their ends of the pipes through /proc/PID/fd.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from typing import Any, NoReturn
 
 from . import cgroup, confine, linux, probe, runner
+from .emit import Emitter
 
 RECORDS_FD = 3
 STATUS_FD = 4
@@ -57,11 +62,21 @@ def _strategy(isolate: bool, wanted: str) -> tuple[str, bool]:
 
 
 def _enter_user_namespace() -> None:
+    """Enter a new user and PID namespace, mapping only our own uid and gid (to 0).
+
+    A non-dumpable process's /proc files belong to root, so the supervisor is dumpable
+    just for the moment it writes its own maps.
+    """
     uid, gid = os.geteuid(), os.getegid()
     linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWPID)
-    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as handle:
-            handle.write(text)
+    linux.prctl(linux.PR_SET_DUMPABLE, 1)
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
+                           ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
+    finally:
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
 
 
 def run(request: dict[str, Any], fds: list[int]) -> NoReturn:
@@ -165,9 +180,9 @@ def _test_process(request: dict[str, Any], confinement: confine.Confinement, uid
         os._exit(70)
     os.close(STATUS_FD)
     writable = (confinement.work, confinement.tmp, "/dev")
+    emit = Emitter(RECORDS_FD, str(request["nonce"]), int(request["record_bytes"]))
     run = probe.run if request.get("probe") else runner.run  # calls judged outside, or pytest
-    run(confinement.work, RECORDS_FD, str(request["nonce"]), writable,
-        block_network=not confinement.own_network)
+    run(confinement.work, emit, writable, block_network=not confinement.own_network)
 
 
 def _sweep(uid: int) -> None:
