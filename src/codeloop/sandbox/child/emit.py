@@ -47,6 +47,7 @@ class Emitter:
         room = self.room() + (RESERVE_BYTES if record.get("kind") in FINAL_KINDS else 0)
         if len(data) >= MAX_RECORD_BYTES or len(data) > room:
             self._overflow()
+            return
         self._send(data)
 
     def _encode(self, record: dict[str, Any]) -> bytes:
