@@ -51,45 +51,53 @@ def summarize(records: list[dict[str, Any]], mode: str) -> ModeSummary:
     )
 
 
-def paired_difference(records: list[dict[str, Any]]) -> tuple[int, float] | None:
-    """Loop minus single pass@1, in points, over problems finished in both modes."""
-    by_mode: dict[str, dict[str, bool]] = {"single": {}, "loop": {}}
+def paired_difference(
+    records: list[dict[str, Any]], other: str = "single"
+) -> tuple[int, float] | None:
+    """Loop minus `other` pass@1, in points, over problems finished in both modes."""
+    by_mode: dict[str, dict[str, bool]] = {other: {}, "loop": {}}
     for r in records:
         if r["mode"] in by_mode:
             by_mode[r["mode"]][r["task_id"]] = r["passed"]
-    both = by_mode["single"].keys() & by_mode["loop"].keys()
+    both = by_mode[other].keys() & by_mode["loop"].keys()
     if not both:
         return None
     loop = sum(by_mode["loop"][t] for t in both)
-    single = sum(by_mode["single"][t] for t in both)
-    return len(both), 100.0 * (loop - single) / len(both)
+    theirs = sum(by_mode[other][t] for t in both)
+    return len(both), 100.0 * (loop - theirs) / len(both)
 
 
 def markdown(
-    summaries: list[ModeSummary], difference: tuple[int, float] | None, title: str
+    summaries: list[ModeSummary], differences: dict[str, tuple[int, float]], title: str
 ) -> str:
     """The summary table as markdown."""
+    single = next((s for s in summaries if s.mode == "single" and s.problems), None)
     lines = [
         f"# {title}",
         "",
         "| mode | problems | pass@1 | avg iterations | tokens / problem | seconds / problem "
-        "| approved but wrong | rejected but right |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| time vs single | tokens vs single | approved but wrong | rejected but right |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in summaries:
         lines.append(
             f"| {s.mode} | {s.problems} | {100 * s.pass_at_1:.1f}% ({s.passed}) "
             f"| {s.mean_iterations:.2f} | {s.mean_tokens:.0f} | {s.mean_seconds:.1f} "
+            f"| {_ratio(s.mean_seconds, single.mean_seconds if single else 0)} "
+            f"| {_ratio(s.mean_tokens, single.mean_tokens if single else 0)} "
             f"| {s.approved_but_wrong if s.mode == 'loop' else '-'} "
             f"| {s.rejected_but_right if s.mode == 'loop' else '-'} |"
         )
-    if difference:
-        count, points = difference
+    for other, (count, points) in differences.items():
         lines += [
             "",
-            f"Loop minus single on the {count} problems run in both modes: {points:+.1f} points.",
+            f"Loop minus {other} on the {count} problems run in both modes: {points:+.1f} points.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"x{value / base:.2f}" if base else "-"
 
 
 def chart(summaries: list[ModeSummary], path: Path) -> None:
@@ -123,7 +131,10 @@ def write_summary(
 ) -> str:
     """Write summary.md and chart.png into `folder`; return the markdown."""
     summaries = [summarize(records, m) for m in modes]
-    text = markdown(summaries, paired_difference(records), title)
+    others: tuple[str, ...] = ("single", "exec", "examples")
+    differences = {other: difference for other in others
+                   if other in modes and (difference := paired_difference(records, other))}
+    text = markdown(summaries, differences, title)
     write_atomic(folder / "summary.md", text)
     chart(summaries, folder / "chart.png")
     return text
