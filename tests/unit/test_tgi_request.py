@@ -1,19 +1,27 @@
-"""What codeloop sends to TGI and how it reads replies: pure functions, no server."""
+"""What codeloop asks TGI for and how it reads replies and failures: pure functions, no server."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from huggingface_hub.errors import (
+    GenerationError,
+    HfHubHTTPError,
+    OverloadedError,
+    UnknownError,
+    ValidationError,
+)
+from langchain_core.messages import AIMessage, HumanMessage
 
 from codeloop.models.tgi import family_for, split_spec
-from codeloop.models.tgi_client import sse_events
+from codeloop.models.tgi_client import TGIServer, TGITimeoutError, http_failure, transient
 from codeloop.models.tgi_request import (
     Options,
     StopTrimmer,
-    chat_body,
+    chat_parameters,
     completion_prompt,
     finish_reason,
-    generate_body,
+    generation_parameters,
     trim_at_stop,
 )
 
@@ -21,37 +29,31 @@ GREEDY = Options(temperature=0.0, max_new_tokens=64, seed=0, stop=["\nif __name_
 
 
 def test_greedy_call_switches_sampling_off_and_sends_no_temperature_or_seed():
-    params = generate_body("def f", GREEDY)["parameters"]
+    params = generation_parameters(GREEDY)
     assert params["do_sample"] is False
     assert "temperature" not in params and "seed" not in params
     assert params["max_new_tokens"] == 64
     assert params["stop"] == ["\nif __name__"]
-    assert params["details"] is True and params["return_full_text"] is False
+    assert params["return_full_text"] is False
 
 
 def test_sampling_call_sends_temperature_and_a_seed_above_zero():
-    params = generate_body("x", Options(0.7, 10, seed=0, stop=[]))["parameters"]
+    params = generation_parameters(Options(0.7, 10, seed=0, stop=[]))
     assert (params["do_sample"], params["temperature"], params["seed"]) == (True, 0.7, 1)
     assert "stop" not in params
 
 
-def test_json_schema_becomes_tgi_json_grammar():
+def test_json_schema_becomes_tgi_json_grammar_on_both_routes():
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
-    params = generate_body("x", Options(0.0, 10, 0, [], json_schema=schema))["parameters"]
-    assert params["grammar"] == {"type": "json", "value": schema}
-    body = chat_body([HumanMessage("x")], Options(0.0, 10, 0, [], json_schema=schema), stream=True)
-    assert body["response_format"] == {"type": "json", "value": schema}
-    assert body["stream_options"] == {"include_usage": True}
+    options = Options(0.0, 10, 0, [], json_schema=schema)
+    assert generation_parameters(options)["grammar"] == {"type": "json", "value": schema}
+    assert chat_parameters(options)["response_format"] == {"type": "json", "value": schema}
+    assert "response_format" not in chat_parameters(GREEDY)
 
 
-def test_chat_body_keeps_roles_and_order():
-    body = chat_body([SystemMessage("s"), HumanMessage("u"), AIMessage("a")], GREEDY, stream=False)
-    assert body["messages"] == [
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": "u"},
-        {"role": "assistant", "content": "a"},
-    ]
-    assert body["stream"] is False and "stream_options" not in body
+def test_chat_parameters_are_explicit_so_the_endpoint_defaults_never_apply():
+    # HuggingFaceEndpoint defaults to temperature 0.8 and 512 new tokens.
+    assert chat_parameters(GREEDY) == {"max_tokens": 64, "temperature": 0.0, "seed": 0}
 
 
 def test_completion_prompt_joins_messages_and_a_trailing_ai_message_starts_the_reply():
@@ -87,22 +89,60 @@ def test_trim_at_stop_takes_the_earliest_stop():
     assert trim_at_stop("x = 1", []) == "x = 1"
 
 
-def test_sse_events_reads_tgi_and_openai_style_events():
-    lines = [
-        ": keep-alive",
-        'data:{"token": {"text": "a"}}',
-        "",
-        'data: {"token": {"text": "b"}}',
-        "",
-        "data: [DONE]",
-        "",
-        'data:{"never": "read"}',
-    ]
-    assert list(sse_events(lines)) == [{"token": {"text": "a"}}, {"token": {"text": "b"}}]
+def failed(status: int, body: object) -> HfHubHTTPError:
+    """huggingface_hub's error for a reply with this status and JSON body."""
+    request = httpx.Request("POST", "http://tgi/")
+    response = httpx.Response(status, json=body, request=request)
+    return HfHubHTTPError("failed", response=response)
 
 
-def test_sse_events_joins_multi_line_data_and_reads_a_last_event_without_blank_line():
-    assert list(sse_events(['data: {"a":', "data: 1}"])) == [{"a": 1}]
+def raised_from(error: Exception, cause: Exception) -> Exception:
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (OverloadedError("Model is overloaded"), True),  # inside a stream
+        (failed(429, {"error": "Model is overloaded", "error_type": "overloaded"}), True),
+        (raised_from(UnknownError("unhealthy"), failed(503, {"error": "unhealthy"})), True),
+        (raised_from(ValidationError("too long"), failed(422, {"error": "too long"})), False),
+        (GenerationError("CUDA out of memory"), False),
+        (httpx.ConnectError("refused"), True),
+        (httpx.ReadTimeout("slow"), False),  # a slow server is not an overloaded one
+    ],
+)
+def test_what_is_retried(exc, expected):
+    assert transient(exc) is expected
+
+
+def test_tgi_error_keeps_the_status_and_tgis_message_and_kind():
+    body = {"error": "Input validation error: `inputs` too long", "error_type": "validation"}
+    exc = raised_from(ValidationError(body["error"]), failed(422, body))
+    assert http_failure(exc) == (422, "Input validation error: `inputs` too long (validation)")
+    error = TGIServer("http://tgi:8080").error("/", exc, 60)
+    assert str(error) == ("TGI http://tgi:8080/: HTTP 422: Input validation error: `inputs` too "
+                          "long (validation)")
+    assert error.status == 422
+
+
+def test_an_error_event_inside_a_stream_keeps_its_kind_and_a_retried_one_says_so():
+    server = TGIServer("http://tgi:8080", attempts=3)
+    assert str(server.error("/", GenerationError("CUDA OOM"), 60)) == (
+        "TGI http://tgi:8080/: CUDA OOM (generation)")
+    assert str(server.error("/", OverloadedError("Model is overloaded"), 60)) == (
+        "TGI http://tgi:8080/: Model is overloaded (overloaded) (gave up after 3 attempts)")
+
+
+def test_a_read_timeout_is_a_timeout_error_naming_the_limit():
+    error = TGIServer("http://tgi:8080").error("/", httpx.ReadTimeout("slow"), 300)
+    assert isinstance(error, TGITimeoutError) and isinstance(error, TimeoutError)
+    assert str(error) == "TGI http://tgi:8080/: no answer within 300 s"
+
+
+def test_a_failure_that_is_not_tgis_is_left_alone():
+    assert TGIServer("http://tgi:8080").error("/", KeyError("bug"), 60) is None
 
 
 @pytest.mark.parametrize(

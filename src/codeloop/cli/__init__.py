@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from codeloop import __version__
 from codeloop.cli import batch, resume, run, runs, show
@@ -50,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one place every failure becomes a one-line message
         if getattr(args, "debug", False):
             raise
-        err.print(f"[red]error:[/red] {one_line(exc)}", highlight=False, soft_wrap=True)
+        # escaped: a message such as "pip install 'codeloop[openai]'" is not markup
+        err.print(f"[red]error:[/red] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
         return EXIT_ERROR
 
 

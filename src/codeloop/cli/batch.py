@@ -51,9 +51,10 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     base = context_from(args)
     ensure_writable(out)
     chat_model(base)  # a bad spec fails here; the model loads once, before any thread starts
+    chat_model(base, "reviewer")  # and the reviewer's, if it has its own
 
     def context_for(_: BatchTask, record: RunRecord) -> Context:
-        return context_of_run(record, model=args.model)
+        return context_of_run(record, model=args.model, reviewer_model=args.reviewer_model)
 
     with exclusive(out), open_store(out) as store:
         batch = Batch(store, tasks, out, base, context_for)
@@ -102,6 +103,8 @@ def resume_command(args: argparse.Namespace, out: Path) -> str:
         words += ["--concurrency", str(args.concurrency)]
     if args.model:
         words += ["--model", args.model]
+    if args.reviewer_model:
+        words += ["--reviewer-model", args.reviewer_model]
     if args.max_iterations:
         words += ["--max-iterations", str(args.max_iterations)]
     return shlex.join(words)

@@ -55,6 +55,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     modes: tuple[Mode, ...] = {"both": BOTH, "all": MODES}.get(args.mode, (args.mode,))
     context = context_from(args)
     chat_model(context)  # fail fast on a bad spec or model file
+    chat_model(context, "reviewer")  # and the reviewer's, if it has its own
     log = ResultsLog(args.out)
     log.claim(asdict(context))
     done = log.read()

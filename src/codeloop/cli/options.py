@@ -17,7 +17,12 @@ from codeloop.runs.store import DB_ENV, RunRecord, Store
 
 def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> None:
     """Options shared by every command that runs the loop."""
-    parser.add_argument("--model", help="model spec: local, local:PATH.gguf, tgi:URL")
+    parser.add_argument(
+        "--model", help="generator's model spec: local, local:PATH.gguf, tgi:URL, PROVIDER:MODEL"
+    )
+    parser.add_argument(
+        "--reviewer-model", metavar="SPEC", help="reviewer's model spec (default: the --model)"
+    )
     defaults = Context()
     parser.add_argument(
         "--max-iterations",
@@ -37,6 +42,7 @@ def context_from(args: argparse.Namespace, **extra: Any) -> Context:
     """A Context from the options given; anything not given keeps its default."""
     given = {
         "model": args.model,
+        "reviewer_model": args.reviewer_model,
         "max_iterations": args.max_iterations,
         "retry_temperature": args.retry_temperature,
         **extra,

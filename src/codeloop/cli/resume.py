@@ -23,6 +23,8 @@ def register(commands: Any) -> None:
     resume.add_argument("run_id", metavar="RUN_ID", help="the run's id (see codeloop runs)")
     add_store_options(resume)
     resume.add_argument("--model", help="use this model spec instead of the run's own")
+    resume.add_argument("--reviewer-model", metavar="SPEC",
+                        help="use this reviewer model spec instead of the run's own")
     resume.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
@@ -32,8 +34,11 @@ def handle(args: argparse.Namespace, err: Console) -> int:
         record = find_run(store, args.run_id, args.out)
         report = written_report(record)
         if report is None:
-            context = context_of_run(record, model=args.model)
+            context = context_of_run(
+                record, model=args.model, reviewer_model=args.reviewer_model
+            )
             chat_model(context)
+            chat_model(context, "reviewer")  # and the reviewer's, if it has its own
             hint = resume_hint(record.run_id, args.out)
             report = write_run(record, run_live(store, record, context, err, hint))
         else:

@@ -33,6 +33,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     task = check_task(read_task(args))
     context = context_from(args)
     chat_model(context)  # fail fast on a bad spec or model file, before any progress shows
+    chat_model(context, "reviewer")  # and the reviewer's, if it has its own
     with open_store(args.out) as store:  # a durable run: `codeloop resume RUN_ID` after a stop
         record = create_run(store, task, context, args.out)
         result = run_live(store, record, context, err, resume_hint(record.run_id, args.out))

@@ -1,10 +1,16 @@
 """Model backends behind one call: `load_model(spec)` returns a LangChain chat model.
 
 Specs: `local` (the embedded GGUF model, see model_file), `local:/path/model.gguf`,
-`tgi:http://HOST:PORT`; `scripted:/path/script.json` is a fake model for tests and demos
-(see script_file); `registered:NAME` is a chat model object handed to `register_model`
-in this process (a notebook's own model, a test's scripted one). Loaded models are cached
-per process and spec, so a batch or a server loads the embedded model once.
+`tgi:http://HOST:PORT` (see tgi), and `PROVIDER:MODEL?params` for any chat model
+LangChain's `init_chat_model` builds, e.g. `openai:MODEL?base_url=http://HOST:PORT/v1`
+for vLLM, SGLang or llama.cpp's server, or `ollama:qwen2.5-coder` (see provider);
+`scripted:/path/script.json` is a fake model for tests and demos (see script_file);
+`registered:NAME` is a chat model object handed to `register_model` in this process (a
+notebook's own model, a test's scripted one). Loaded models are cached per process and
+spec, so a batch or a server loads the embedded model once.
+
+A run names two models (`chat_model(context, role)`): the generator's, `Context.model`,
+and the reviewer's, `Context.reviewer_model`, which defaults to the generator's.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import functools
 import itertools
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from langchain_core.language_models import BaseChatModel
 
@@ -23,7 +29,11 @@ from codeloop.models.selfcheck import EngineCheckError, check_engine
 if TYPE_CHECKING:
     from codeloop.context import Context
 
-SPEC_FORMS = "'local', 'local:/path/to/model.gguf' or 'tgi:http://HOST:PORT'"
+SPEC_FORMS = (
+    "'local', 'local:/path/to/model.gguf', 'tgi:http://HOST:PORT' or a LangChain "
+    "'PROVIDER:MODEL' (e.g. 'openai:MODEL?base_url=http://HOST:PORT/v1', 'ollama:qwen2.5-coder')"
+)
+Role = Literal["generator", "reviewer"]
 LOCAL_CONTEXT_TOKENS = 8192
 # lru_cache does not stop two threads from both missing and loading the model twice.
 _LOAD_LOCK = threading.Lock()
@@ -36,9 +46,16 @@ class ModelSpecError(ValueError):
     """The model spec is not one codeloop knows."""
 
 
-def chat_model(context: Context) -> BaseChatModel:
-    """The chat model a run's context names (loaded once per process and spec)."""
-    return load_model(context.model, timeout=context.model_timeout)
+def chat_model(context: Context, role: Role = "generator") -> BaseChatModel:
+    """The chat model a run's context names for `role` (loaded once per process and spec)."""
+    return load_model(spec_for(context, role), timeout=context.model_timeout)
+
+
+def spec_for(context: Context, role: Role = "generator") -> str:
+    """The model spec for `role`: the reviewer's own if it has one, else the generator's."""
+    if role == "reviewer" and context.reviewer_model:
+        return context.reviewer_model
+    return context.model
 
 
 def register_model(model: BaseChatModel, name: str | None = None) -> str:
@@ -76,7 +93,20 @@ def load_model(spec: str, *, timeout: float = 300.0) -> BaseChatModel:
         from codeloop.models.script_file import load_script
 
         return load_script(target)
-    raise ModelSpecError(f"unknown model spec {spec!r}: use {SPEC_FORMS}")
+    return _load_provider(spec.strip(), timeout)
+
+
+def _load_provider(spec: str, timeout: float) -> BaseChatModel:
+    from codeloop.models.provider import ProviderSpecError, load_provider
+
+    if ":" not in spec:
+        raise ModelSpecError(f"unknown model spec {spec!r}: use {SPEC_FORMS}")
+    try:
+        return load_provider(spec, timeout=timeout)
+    except ProviderSpecError as exc:
+        if "Unsupported provider" in str(exc):
+            raise ModelSpecError(f"unknown model spec {spec!r}: use {SPEC_FORMS}") from None
+        raise ModelSpecError(str(exc)) from None
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,6 +128,6 @@ def _load_local(target: str, timeout: float) -> BaseChatModel:
 
 
 __all__ = [
-    "EngineCheckError", "ModelFileError", "ModelSpecError", "chat_model", "load_model",
-    "register_model",
+    "EngineCheckError", "ModelFileError", "ModelSpecError", "Role", "chat_model", "load_model",
+    "register_model", "spec_for",
 ]

@@ -6,38 +6,48 @@ first use of a URL (cached per process, like the embedded engine) codeloop check
 
 The prompt family decides the route. A completion model without a chat template
 (`bigcode/starcoderbase-7b`; TGI's chat route rejects it) gets the `starcoder` prompts,
-sent as one text to `/generate` (`/generate_stream` when LangGraph streams tokens); a
-chat model gets the `chat` prompts through `/v1/chat/completions`. The family is, in
-order: the spec's `family=` parameter, `$CODELOOP_PROMPT_FAMILY`, else guessed from the
-model id (StarCoder models that are not instruct/chat variants are `starcoder`).
+sent as one text through `huggingface_hub.InferenceClient.text_generation` (TGI's `/`
+route, streamed); a chat model gets the `chat` prompts through langchain-huggingface's
+`ChatHuggingFace(llm=HuggingFaceEndpoint(endpoint_url=...))` on `/v1/chat/completions`.
+The family is, in order: the spec's `family=` parameter, `$CODELOOP_PROMPT_FAMILY`, else
+guessed from the model id (StarCoder models that are not instruct/chat variants are
+`starcoder`).
+
+Ours, because no library does it: fitting the prompt into the server's token window
+(tgi_window), cutting stop sequences split across streamed tokens (tgi_request), the
+retry policy and one-line errors (tgi_client).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from huggingface_hub import TextGenerationStreamOutput, TextGenerationStreamOutputStreamDetails
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
 from pydantic import ConfigDict, PrivateAttr
 
-from codeloop.models.tgi_client import TGIClient, TGIError
+from codeloop.models.tgi_client import TGIError, TGIServer
 from codeloop.models.tgi_request import (
     Options,
     StopTrimmer,
-    chat_body,
+    chat_parameters,
     completion_prompt,
     finish_reason,
-    generate_body,
-    trim_at_stop,
+    generation_parameters,
 )
 from codeloop.models.tgi_window import PromptTooLongError, Window, fit
 from codeloop.prompts import prompt_set
@@ -45,14 +55,15 @@ from codeloop.prompts import prompt_set
 log = logging.getLogger(__name__)
 
 FAMILY_ENV = "CODELOOP_PROMPT_FAMILY"
-GENERATE, GENERATE_STREAM, CHAT = "/generate", "/generate_stream", "/v1/chat/completions"
+# The routes the two families use: TGI's `/` (InferenceClient) and its OpenAI-style chat route.
+COMPLETION, CHAT = "/", "/v1/chat/completions"
 
 
 @dataclass(frozen=True)
 class Server:
     """A TGI server that answered its health check, and what `/info` said about it."""
 
-    client: TGIClient
+    server: TGIServer
     info: dict[str, Any]
 
 
@@ -63,7 +74,7 @@ def load_tgi(url: str, *, timeout: float = 300.0) -> TGIChatModel:
     family = family or os.environ.get(FAMILY_ENV) or family_for(server.info["model_id"])
     prompt_set(family)  # an unknown family fails here, with the list of known ones
     return TGIChatModel(
-        server.client,
+        server.server,
         model_name=server.info["model_id"],
         prompt_family=family,
         max_input_tokens=server.info["max_input_tokens"],
@@ -87,18 +98,14 @@ def split_spec(url: str) -> tuple[str, str | None]:
 @functools.lru_cache(maxsize=8)
 def connect(base_url: str) -> Server:
     """Check the server's health and read its info (once per process and URL)."""
-    client = TGIClient(base_url)
-    try:
-        client.health()
-        info = client.info()
-        missing = [k for k in ("model_id", "max_input_tokens", "max_total_tokens") if k not in info]
-        if missing:
-            raise TGIError(client.endpoint("/info"), f"the reply lacks {', '.join(missing)}")
-    except BaseException:
-        client.close()
-        raise
+    server = TGIServer(base_url)
+    server.health()
+    info = server.info()
+    missing = [k for k in ("model_id", "max_input_tokens", "max_total_tokens") if k not in info]
+    if missing:
+        raise TGIError(server.endpoint("/info"), f"the reply lacks {', '.join(missing)}")
     info.setdefault("max_stop_sequences", 4)
-    return Server(client, info)
+    return Server(server, info)
 
 
 def family_for(model_id: str) -> str:
@@ -115,6 +122,11 @@ class TGIChatModel(BaseChatModel):
     Per-call options arrive as keyword arguments (`temperature`, `max_tokens`, `seed`,
     `timeout`, `json_schema`); `json_schema` becomes TGI's JSON grammar, so the verdict
     always parses. The reply's `finish_reason` is `length` when it was cut off.
+
+    Every reply is streamed from TGI, also when LangChain asks for it whole (`invoke`):
+    the stream's last event carries the prompt's token count, which the non-streamed
+    reply through InferenceClient lacks (TGI sends it as a header the client drops), and
+    `timeout` (the run's `model_timeout`) then bounds each wait and the whole reply alike.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -127,11 +139,11 @@ class TGIChatModel(BaseChatModel):
     max_tokens: int = 1024
     seed: int = 0
     timeout: float = 300.0
-    _client: TGIClient = PrivateAttr()
+    _server: TGIServer = PrivateAttr()
 
-    def __init__(self, client: TGIClient, **data: Any) -> None:
+    def __init__(self, server: TGIServer, **data: Any) -> None:
         super().__init__(**data)
-        self._client = client
+        self._server = server
 
     @property
     def _llm_type(self) -> str:
@@ -139,12 +151,12 @@ class TGIChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"url": self._client.base_url, "model_name": self.model_name,
+        return {"url": self._server.base_url, "model_name": self.model_name,
                 "prompt_family": self.prompt_family}
 
     @property
     def completion(self) -> bool:
-        """True when prompts are sent as one text to `/generate` (no chat template)."""
+        """True when prompts are sent as one text for TGI to continue (no chat template)."""
         return self.prompt_family != "chat"
 
     def _generate(
@@ -154,12 +166,7 @@ class TGIChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        messages, options, budget = self._prepare(messages, stop, kwargs)
-        if self.completion:
-            message = self._complete(messages, options, budget)
-        else:
-            message = self._chat(messages, options, budget)
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
 
     def _stream(
         self,
@@ -169,11 +176,8 @@ class TGIChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         messages, options, budget = self._prepare(messages, stop, kwargs)
-        if self.completion:
-            pieces = self._complete_stream(messages, options, budget)
-        else:
-            pieces = self._chat_stream(messages, options, budget)
-        for chunk in pieces:
+        pieces = self._complete if self.completion else self._chat
+        for chunk in pieces(messages, options, budget):
             if run_manager and chunk.text:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -189,8 +193,7 @@ class TGIChatModel(BaseChatModel):
                 messages, window=window, max_new=requested, render=self._render, count=self._count
             )
         except PromptTooLongError as exc:
-            route = GENERATE if self.completion else CHAT
-            raise TGIError(self._client.endpoint(route), str(exc)) from None
+            raise TGIError(self._server.endpoint(self._route), str(exc)) from None
         stops = list(dict.fromkeys(stop or []))
         if len(stops) > self.max_stop_sequences:
             log.warning("TGI takes %d stop sequences; dropping %s", self.max_stop_sequences,
@@ -204,6 +207,10 @@ class TGIChatModel(BaseChatModel):
         )
         return kept, options, float(kwargs.get("timeout", self.timeout))
 
+    @property
+    def _route(self) -> str:
+        return COMPLETION if self.completion else CHAT
+
     def _render(self, messages: list[BaseMessage]) -> str:
         if self.completion:
             return completion_prompt(messages)[0]
@@ -213,73 +220,64 @@ class TGIChatModel(BaseChatModel):
     def _count(self, text: str) -> int:
         """Tokens in `text` by the server's tokenizer (the byte count if it has none)."""
         try:
-            tokens = self._client.count_tokens(text)
+            tokens = self._server.count_tokens(text)
         except TGIError as exc:
             if exc.status != 404:
                 raise
             tokens = len(text.encode("utf-8"))
         return tokens
 
-    def _complete(self, messages: list[BaseMessage], options: Options, budget: float) -> AIMessage:
-        prompt, prefix = completion_prompt(messages)
-        response = self._client.post(GENERATE, generate_body(prompt, options), timeout=budget)
-        data = response.json()
-        details = data.get("details") or {}
-        prompt_tokens = response.headers.get("x-prompt-tokens")
-        if prompt_tokens is None:
-            prompt_tokens = len(details.get("prefill") or [])
-        return AIMessage(
-            content=prefix + trim_at_stop(data["generated_text"], options.stop),
-            usage_metadata=_usage(int(prompt_tokens), details.get("generated_tokens", 0)),
-            response_metadata=self._metadata(details.get("finish_reason")),
-        )
-
-    def _complete_stream(
+    def _complete(
         self, messages: list[BaseMessage], options: Options, budget: float
     ) -> Iterator[ChatGenerationChunk]:
+        """A completion model's reply: InferenceClient.text_generation, streamed."""
         prompt, prefix = completion_prompt(messages)
         if prefix:
             yield _chunk(prefix)
         trimmer = StopTrimmer(options.stop)
-        details: dict[str, Any] = {}
-        events = self._client.stream(GENERATE_STREAM, generate_body(prompt, options), budget)
-        for event in events:
-            token = event.get("token") or {}
-            if not token.get("special") and (text := trimmer.feed(token.get("text", ""))):
-                yield _chunk(text)
-            details = event.get("details") or details
+        details: TextGenerationStreamOutputStreamDetails | None = None
+        with self._server.inference(budget) as client:
+
+            def start() -> Iterator[TextGenerationStreamOutput]:
+                return iter(client.text_generation(
+                    prompt, stream=True, details=True, **generation_parameters(options)
+                ))
+
+            for event in self._server.stream(COMPLETION, start, timeout=budget, budget=budget):
+                if not event.token.special and (text := trimmer.feed(event.token.text)):
+                    yield _chunk(text)
+                details = event.details or details
         if rest := trimmer.finish():
             yield _chunk(rest)
-        usage = _usage(details.get("input_length", 0), details.get("generated_tokens", 0))
-        yield _chunk("", usage, self._metadata(details.get("finish_reason")))
+        usage = _usage(details.input_length, details.generated_tokens) if details else None
+        yield _chunk("", usage, self._metadata(details.finish_reason if details else None))
 
-    def _chat(self, messages: list[BaseMessage], options: Options, budget: float) -> AIMessage:
-        body = chat_body(messages, options, stream=False)
-        data = self._client.post(CHAT, body, timeout=budget).json()
-        choice, usage = data["choices"][0], data.get("usage") or {}
-        return AIMessage(
-            content=trim_at_stop(choice["message"].get("content") or "", options.stop),
-            usage_metadata=_usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
-            response_metadata=self._metadata(choice.get("finish_reason")),
-        )
-
-    def _chat_stream(
+    def _chat(
         self, messages: list[BaseMessage], options: Options, budget: float
     ) -> Iterator[ChatGenerationChunk]:
+        """A chat model's reply: langchain-huggingface's ChatHuggingFace, streamed."""
+        endpoint = HuggingFaceEndpoint(  # type: ignore[call-arg]
+            endpoint_url=self._server.base_url, timeout=math.ceil(budget)
+        )
+        chat = ChatHuggingFace(llm=endpoint)
         trimmer = StopTrimmer(options.stop)
         finish: str | None = None
-        usage: dict[str, Any] = {}
-        for event in self._client.stream(CHAT, chat_body(messages, options, stream=True), budget):
-            usage = event.get("usage") or usage
-            for choice in event.get("choices") or []:
-                finish = choice.get("finish_reason") or finish
-                delta = choice.get("delta") or {}
-                if text := trimmer.feed(delta.get("content") or ""):
+        usage: UsageMetadata | None = None
+
+        def start() -> Iterator[ChatGenerationChunk]:
+            return chat._stream(messages, stop=options.stop or None, stream_usage=True,
+                                **chat_parameters(options))
+
+        with contextlib.closing(endpoint.client):
+            for piece in self._server.stream(CHAT, start, timeout=budget, budget=budget):
+                message = piece.message
+                usage = getattr(message, "usage_metadata", None) or usage
+                finish = (piece.generation_info or {}).get("finish_reason") or finish
+                if text := trimmer.feed(piece.text):
                     yield _chunk(text)
         if rest := trimmer.finish():
             yield _chunk(rest)
-        counts = _usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
-        yield _chunk("", counts, self._metadata(finish))
+        yield _chunk("", usage, self._metadata(finish))
 
     def _metadata(self, reason: str | None) -> dict[str, Any]:
         return {"finish_reason": finish_reason(reason), "model": self.model_name}

@@ -1,10 +1,13 @@
-"""What codeloop sends to TGI and how it reads the reply, as pure functions (no I/O).
+"""What codeloop asks TGI for and how it reads the reply, as pure functions (no I/O).
 
 Completion models (StarCoder) get one prompt: the messages' texts joined in order, the
 prompt family having written them to read as one file. A trailing AI message is the
 start of the reply: the model continues it, and the reply returned includes it (so a
 prompt can make a base model begin with `def test_`). Chat models get the messages as
-they are, through TGI's OpenAI-style chat route.
+they are, through TGI's OpenAI-style chat route (langchain-huggingface converts them).
+
+What no library does for us stays here: stop sequences cut from a streamed reply even
+when one is split across tokens (TGI's text includes the stop sequence).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
-ROLE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 FINISH_REASON = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
 
 
@@ -36,13 +38,8 @@ def completion_prompt(messages: list[BaseMessage]) -> tuple[str, str]:
     return prompt, prefix
 
 
-def chat_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
-    """Messages in the chat route's `{"role", "content"}` form."""
-    return [{"role": ROLE.get(m.type, "user"), "content": m.text} for m in messages]
-
-
-def generate_body(prompt: str, options: Options) -> dict[str, Any]:
-    """Build a `/generate` or `/generate_stream` request.
+def generation_parameters(options: Options) -> dict[str, Any]:
+    """Keyword arguments for `InferenceClient.text_generation`.
 
     Temperature 0 means greedy decoding: TGI rejects a temperature of 0 (it must be
     strictly positive), so sampling is switched off instead. TGI's OpenAPI description
@@ -51,7 +48,6 @@ def generate_body(prompt: str, options: Options) -> dict[str, Any]:
     """
     parameters: dict[str, Any] = {
         "max_new_tokens": options.max_new_tokens,
-        "details": True,
         "return_full_text": False,
         "do_sample": options.temperature > 0,
     }
@@ -62,25 +58,24 @@ def generate_body(prompt: str, options: Options) -> dict[str, Any]:
         parameters["stop"] = options.stop
     if options.json_schema is not None:
         parameters["grammar"] = {"type": "json", "value": options.json_schema}
-    return {"inputs": prompt, "parameters": parameters}
+    return parameters
 
 
-def chat_body(messages: list[BaseMessage], options: Options, *, stream: bool) -> dict[str, Any]:
-    """Build a `/v1/chat/completions` request (TGI decodes greedily at temperature 0)."""
-    body: dict[str, Any] = {
-        "messages": chat_messages(messages),
+def chat_parameters(options: Options) -> dict[str, Any]:
+    """Keyword arguments for the chat route (`ChatHuggingFace`); TGI is greedy at temperature 0.
+
+    A verdict's schema goes as TGI's own grammar, `{"type": "json", "value": schema}`:
+    langchain-huggingface's `with_structured_output(method="json_schema")` sends
+    `{"type": "json_object", "schema": ...}`, which TGI's chat route rejects (422).
+    """
+    parameters: dict[str, Any] = {
         "max_tokens": options.max_new_tokens,
         "temperature": options.temperature,
         "seed": options.seed,
-        "stream": stream,
     }
-    if options.stop:
-        body["stop"] = options.stop
     if options.json_schema is not None:
-        body["response_format"] = {"type": "json", "value": options.json_schema}
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    return body
+        parameters["response_format"] = {"type": "json", "value": options.json_schema}
+    return parameters
 
 
 def finish_reason(tgi_reason: str | None) -> str | None:

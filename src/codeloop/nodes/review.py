@@ -76,7 +76,7 @@ def _ask_reviewer(
     ctx: Context, task: str, attempt: Attempt, tokens: dict[str, int]
 ) -> tuple[Verdict | None, str | None]:
     """One verdict request, plus one repair request if the first reply does not validate."""
-    model = chat_model(ctx)
+    model = chat_model(ctx, "reviewer")
     prompts = prompts_for(model)
     messages: list[BaseMessage] = prompts.review(task, attempt)
     problem = "no reply"
