@@ -387,3 +387,21 @@ def test_thread(n):
     report = run(code, tests)
     assert report.status == "passed", (report.detail, report.tests)
     assert all(test.judged_in_process for test in report.tests)
+
+
+def test_nothing_the_code_writes_can_be_run_as_machine_code(strategy):
+    """A C extension it compiled could edit the runner's memory unseen: /tmp is noexec."""
+    if strategy == "none":
+        pytest.skip("without a mount namespace the work directory is the host's")
+    tests = '''
+import os, shutil, subprocess, pytest
+
+def test_copied_binary_does_not_run():
+    shutil.copy("/bin/true", "true")
+    os.chmod("true", 0o755)
+    with pytest.raises(PermissionError):
+        subprocess.run(["./true"])
+'''
+    report = run("", tests)
+    assert report.status == "passed", (report.detail, report.tests)
+    assert "noexec /tmp" in report.isolation

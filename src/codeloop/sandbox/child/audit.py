@@ -73,6 +73,10 @@ class Audit:
         self._protected_refs.extend(functions)
         self.protected.update(map(id, functions))
 
+    def protect_ids(self, ids: set[int]) -> None:
+        """Like `protect`, for functions the caller keeps alive (so their ids stay theirs)."""
+        self.protected |= ids
+
     def flag(self, what: str) -> None:
         """Report tampering, once per kind."""
         if what not in self._flagged:

@@ -211,5 +211,5 @@ def _private_root(
     except OSError as exc:
         parts.append(f"FILESYSTEM NOT ISOLATED ({exc})")
         return None
-    parts.append("private read-only root with a private /tmp")
+    parts.append("private read-only root with a private noexec /tmp")
     return work

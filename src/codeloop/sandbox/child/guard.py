@@ -9,13 +9,13 @@ there): each name's object, and for every function its code object, defaults and
 defaults; of the builtins that decide outcomes; of the registered plugins and hook
 functions; and of those modules' entries in `sys.modules`. It is compared after each
 test (the names that decide outcomes, and the trace and profile hooks, which must stay
-unset) and at the end (all of it, code objects included); any difference makes the run
-an error.
+unset) and at the end (every name, and the code of the functions that decide outcomes);
+any difference makes the run an error.
 
 Reading a function's `__code__` is an audit event, so comparing thousands of them costs
 milliseconds: their code is recorded once in the zygote (`remember_code`, where no audit
-hook runs yet) and compared only at the end. Between the two, the audit hook (audit.py)
-flags every assignment to a watched function's code as it happens. Neither is the
+hook runs yet), and the audit hook (audit.py) flags every assignment to any watched
+function's code, defaults or keyword defaults as it happens. Neither is the
 containment (that is the OS's job); they keep the *report* honest against code that
 rewrites its runner.
 """
@@ -54,6 +54,8 @@ CodeState = tuple[Any, Any, Any]
 CodeEntries = list[tuple[str, FunctionType, CodeState]]
 # id(owner) -> (owner, its functions' code when the zygote recorded it); see remember_code.
 _REMEMBERED: dict[int, tuple[Any, CodeEntries]] = {}
+_REMEMBERED_IDS: set[int] = set()  # ids of those functions (kept alive by _REMEMBERED)
+_WRAPPERS = (staticmethod, classmethod)
 
 
 def code_state(function: FunctionType) -> CodeState:
@@ -75,7 +77,7 @@ def same_code(function: FunctionType, then: CodeState) -> bool:
 def functions_in(namespace: dict[str, Any]) -> Iterator[tuple[str, FunctionType]]:
     """(name, function) for the functions a namespace holds, methods and properties included."""
     for name, value in list(namespace.items()):
-        if isinstance(value, staticmethod | classmethod):
+        if isinstance(value, _WRAPPERS):
             value = value.__func__
         parts = (value.fget, value.fset, value.fdel) if isinstance(value, property) else (value,)
         for part in parts:
@@ -105,16 +107,16 @@ def remember_code(extra: tuple[str, ...]) -> None:
         entries = [(name, function, code_state(function))
                    for name, function in functions_in(vars(owner))]
         _REMEMBERED[id(owner)] = (owner, entries)
+        _REMEMBERED_IDS.update(id(function) for _, function, _ in entries)
 
 
-def _code_entries(owner: Any, namespace: dict[str, Any]) -> CodeEntries:
-    """The code of the functions in `namespace`: remembered where possible, else read now."""
+def _remembered(owner: Any) -> CodeEntries | None:
+    """The code of the owner's functions as the zygote recorded it (None if it did not).
+
+    A function bound after that is not followed: the name it is bound to still is.
+    """
     owner_then, entries = _REMEMBERED.get(id(owner), (None, []))
-    if owner_then is not owner:
-        entries = []
-    known = {id(function) for _, function, _ in entries}
-    return [*entries, *((name, function, code_state(function))
-                        for name, function in functions_in(namespace) if id(function) not in known)]
+    return entries if owner_then is owner else None
 
 
 def _watched_builtins() -> dict[str, Any]:
@@ -141,6 +143,7 @@ class RunnerGuard:
         self._snapshot: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._critical: list[str] = []
         self._code: dict[str, CodeEntries] = {}
+        self._fresh: set[int] = set()
         self._modules: dict[str, ModuleType] = {}
         self._hooks: dict[str, tuple[Any, ...]] = {}
         self._plugins: set[int] = set()
@@ -154,8 +157,14 @@ class RunnerGuard:
         self._snapshot = {key: (owner, dict(vars(owner)))
                           for key, owner in _watched(self._extra).items()}
         self._snapshot["builtins"] = (builtins, _watched_builtins())
-        self._code = {key: _code_entries(owner, then)
-                      for key, (owner, then) in self._snapshot.items()}
+        self._code, self._fresh = {}, set()
+        for key, (owner, then) in self._snapshot.items():
+            entries = _remembered(owner)
+            if entries is None:  # a module first imported in this process: read it now
+                entries = [(name, function, code_state(function))
+                           for name, function in functions_in(then)]
+                self._fresh.update(id(function) for _, function, _ in entries)
+            self._code[key] = entries
         self._modules = {key: owner for key, (owner, _) in self._snapshot.items()
                          if isinstance(owner, ModuleType) and key != "builtins"}
         critical = CRITICAL_MODULES | set(self._extra)
@@ -165,9 +174,9 @@ class RunnerGuard:
         self._hooks = self._hook_functions(full=True)
         self._plugins = {id(p) for p in pluginmanager.get_plugins()}
 
-    def functions(self) -> list[FunctionType]:
-        """Every watched function (for the audit hook to protect)."""
-        return [function for entries in self._code.values() for _, function, _ in entries]
+    def function_ids(self) -> set[int]:
+        """The ids of every watched function (for the audit hook to protect)."""
+        return _REMEMBERED_IDS | self._fresh
 
     def _hook_functions(self, full: bool) -> dict[str, tuple[Any, ...]]:
         hooks: dict[str, tuple[Any, ...]] = {}
@@ -180,13 +189,13 @@ class RunnerGuard:
         """List what differs from the snapshot (empty when nothing was tampered with).
 
         `full=False` checks only the names that decide outcomes (after each test);
-        `full=True` all names and every function's code. Modules may gain attributes
-        (importing a submodule adds one), classes may not.
+        `full=True` all names, and the code of the functions that decide outcomes. Modules
+        may gain attributes (importing a submodule adds one), classes may not.
         """
         keys = list(self._snapshot) if full else self._critical
         found = list(self._namespace_changes(keys))
         if full:
-            found.extend(self._code_changes(keys))
+            found.extend(self._code_changes(self._critical))
         found = [name for name in found if name not in PYTEST_REBINDS]
         found.extend(f"sys.modules[{key!r}] was replaced" for key in keys
                      if key in self._modules and sys.modules.get(key) is not self._modules[key])

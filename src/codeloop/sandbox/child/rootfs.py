@@ -1,10 +1,10 @@
 """Build the private root filesystem a sandboxed run sees, inside its own mount namespace.
 
 The new root is an empty tmpfs holding read-only bind mounts of the system and Python
-directories, a private size-limited tmpfs at /tmp (the only writable place, holding the
-work directory), a handful of device nodes and a fresh /proc. After pivot_root and a lazy
-unmount of the old root, nothing else of the host is reachable: not $HOME, not the
-project, not other runs' files, not the host's /tmp.
+directories, a private size-limited, non-executable tmpfs at /tmp (the only writable
+place, holding the work directory), a handful of device nodes and a fresh /proc. After
+pivot_root and a lazy unmount of the old root, nothing else of the host is reachable:
+not $HOME, not the project, not other runs' files, not the host's /tmp.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 INPUT_FILES = ("solution.py", "test_solution.py", "checks.json")
 
 # statvfs flag -> mount flag that a read-only remount must keep (locked in user namespaces).
-_KEEP_FLAGS = {4: linux.MS_NODEV, 8: 0x8, 1024: 0x400, 2048: 0x800, 4096: 1 << 21}
+_KEEP_FLAGS = {4: linux.MS_NODEV, 8: linux.MS_NOEXEC, 1024: 0x400, 2048: 0x800, 4096: 1 << 21}
 
 
 def python_dirs() -> list[str]:
@@ -94,10 +94,14 @@ def _devices(new_root: str) -> None:
 
 
 def _work_tmpfs(new_root: str, src: str, work: str, disk_bytes: int, owner: int) -> None:
-    """Mount a private /tmp of bounded size and copy the inputs to the work directory in it."""
+    """Mount a private /tmp of bounded size and copy the inputs to the work directory in it.
+
+    It is `noexec`: nothing the code writes can be run or loaded as machine code (a C
+    extension it compiled would edit the test process's memory unseen by the audit hook).
+    """
     tmp = f"{new_root}/tmp"
     os.makedirs(tmp)
-    linux.mount("tmpfs", tmp, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
+    linux.mount("tmpfs", tmp, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
                 f"size={disk_bytes},nr_inodes=16384,mode=1777")
     os.makedirs(new_root + work)
     for name in INPUT_FILES:
@@ -125,7 +129,8 @@ def build(src: str, work: str, disk_bytes: int, owner: int, with_proc: bool) -> 
     _devices(new_root)
     os.makedirs(f"{new_root}/proc")
     if with_proc:
-        linux.mount("proc", f"{new_root}/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | 0x8)
+        linux.mount("proc", f"{new_root}/proc", "proc",
+                    linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     os.makedirs(f"{new_root}/.old")
     linux.pivot_root(new_root, f"{new_root}/.old")
     os.chdir("/")

@@ -97,7 +97,7 @@ class Reporter:
         """Snapshot the runner's world; the test module (untrusted) is imported next."""
         self.guard.snapshot(session.config.pluginmanager)
         if self.audit is not None:
-            self.audit.protect(self.guard.functions())
+            self.audit.protect_ids(self.guard.function_ids())
 
     def pytest_collectreport(self, report: Any) -> None:
         """Report a module that could not be imported or collected."""
