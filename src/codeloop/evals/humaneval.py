@@ -297,7 +297,7 @@ def _combined(parts: list[TestReport], split: SplitCheck) -> TestReport:
     details = [part.detail for part in parts if part.detail]
     return TestReport(
         status=worst.status, tests=[t for part in parts for t in part.tests],
-        detail="; ".join([*details, where]), stdout="".join(p.stdout for p in parts),
+        detail="; ".join([where, *details]), stdout="".join(p.stdout for p in parts),
         stderr="".join(p.stderr for p in parts), duration=sum(p.duration for p in parts),
         isolation=next((p.isolation for p in parts if p.isolation), ""),
         cpu_seconds=sum(p.cpu_seconds for p in parts),
