@@ -264,6 +264,12 @@ def test_a_name_the_solution_shadows_is_refused(code, tests):
     assert_not_passed(run(code, tests), "shadows")
 
 
+def test_a_builtin_the_tests_use_replaced_directly_is_tampering():
+    code = "import builtins\n\ndef my_sort(items):\n    return items\n\nbuiltins.sorted = my_sort\n"
+    tests = "from solution import my_sort\n\ndef test_sort():\n    assert my_sort([3, 1]) == sorted([3, 1])\n"
+    assert_not_passed(run(code, tests), "builtins.sorted")
+
+
 def test_a_name_imported_from_the_solution_by_name_is_allowed():
     code = "def max(items):\n    return sorted(items)[-1]\n"
     report = run(code, "from solution import max\n\ndef test_max():\n    assert max([1, 3]) == 3\n")

@@ -261,3 +261,16 @@ def test_an_import_of_the_test_file_shadowed_by_the_solution_is_refused():
 
 def test_a_builtin_name_imported_by_name_is_the_tests_choice():
     assert shadowing({"max": lambda items: 0}, "from solution import max\n") == []
+
+
+def test_any_builtin_but_the_mockable_ones_is_watched(guard, monkeypatch):
+    watcher, _ = guard
+    monkeypatch.setattr(builtins, "sorted", lambda items: items)
+    assert "builtins.sorted" in watcher.changes(full=False)
+
+
+def test_a_c_function_of_the_same_name_reexported_by_the_solution_is_no_shadow():
+    import math
+
+    assert shadowing({"pow": math.pow}, "from solution import *\n") == []
+    assert len(shadowing({"pow": math.fmod}, "from solution import *\n")) == 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from types import CodeType, FunctionType
+from types import BuiltinFunctionType, CodeType, FunctionType
 from typing import Any
 
 from .guard import CodeState, code_state, same_code
@@ -119,7 +119,8 @@ def shadowed_names(test_globals: dict[str, Any], test_code: CodeType, source: st
     suspects = sorted(
         name for name, value in test_globals.items()
         if not name.startswith("_") and ours.get(name, ours) is value
-        and (getattr(builtins, name, value) is not value or name in test_code.co_names))
+        and (getattr(builtins, name, value) is not value or name in test_code.co_names)
+        and not _same_named_builtin(name, value))
     if not suspects:
         return []
     by_name, imported = _imports(source)
@@ -134,6 +135,14 @@ def shadowed_names(test_globals: dict[str, Any], test_code: CodeType, source: st
             problems.append(f"the solution's {name!r} shadows the {name!r} the tests use "
                             "(through `from solution import *`): rename it")
     return problems
+
+
+def _same_named_builtin(name: str, value: object) -> bool:
+    """Whether the value is a C function of that very name (`from math import pow`).
+
+    It is not the solution's own code, and a C function's name cannot be changed.
+    """
+    return isinstance(value, BuiltinFunctionType) and value.__name__ == name
 
 
 def _imports(source: str) -> tuple[set[str], dict[str, tuple[str, str | None]]]:

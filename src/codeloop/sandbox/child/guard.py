@@ -45,10 +45,10 @@ CRITICAL_MODULES = frozenset({
 })
 CRITICAL_HOOKS = ("pytest_runtest_", "pytest_pyfunc_call", "pytest_report_", "pytest_collect")
 
-# Builtins whose replacement would change how outcomes are decided. print, input, open
-# and the like are left out: tests mock them, legitimately, often in module fixtures.
-CORE_BUILTINS = ("isinstance", "issubclass", "type", "object", "getattr", "hasattr",
-                 "setattr", "super", "repr", "str", "len", "iter", "next", "id", "bool")
+# Builtins tests mock, legitimately, often in module fixtures: every other builtin is
+# watched (replacing `sorted` or `AssertionError` would change what the tests check).
+MOCKABLE_BUILTINS = frozenset({"print", "input", "open", "breakpoint", "help", "exit", "quit",
+                               "copyright", "credits", "license"})
 
 CodeState = tuple[Any, Any, Any]
 CodeEntries = list[tuple[str, FunctionType, CodeState]]
@@ -121,8 +121,8 @@ def _remembered(owner: Any) -> CodeEntries | None:
 
 def _watched_builtins() -> dict[str, Any]:
     return {name: value for name, value in vars(builtins).items()
-            if name in CORE_BUILTINS
-            or (isinstance(value, type) and issubclass(value, BaseException))}
+            if name not in MOCKABLE_BUILTINS
+            and (not name.startswith("_") or name == "__build_class__")}
 
 
 def hooks_set() -> list[str]:
