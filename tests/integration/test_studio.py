@@ -66,6 +66,7 @@ def test_graph_and_schemas_read_as_the_workflow(client):
         "__start__",
         "generate",
         "execute",
+        "write_tests",
         "review",
         "human_review",
         "finalize",
@@ -73,6 +74,8 @@ def test_graph_and_schemas_read_as_the_workflow(client):
     }
     conditional = {(e["source"], e["target"]) for e in graph["edges"] if e.get("conditional")}
     assert conditional == {
+        ("execute", "write_tests"),
+        ("execute", "review"),
         ("review", "generate"),
         ("review", "finalize"),
         ("review", "human_review"),
@@ -85,6 +88,7 @@ def test_graph_and_schemas_read_as_the_workflow(client):
     context = schemas["context_schema"]["properties"]
     expected = {
         "model",
+        "reviewer_model",
         "max_iterations",
         "review_threshold",
         "test_timeout",
@@ -117,7 +121,8 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
 
     assert [p.data for p in parts if p.event == "error"] == []
     steps = [next(iter(p.data)) for p in parts if p.event == "updates"]
-    assert steps[:3] == ["generate", "execute", "review"] and steps[-1] == "finalize"
+    assert steps[:2] == ["generate", "execute"] and steps[-1] == "finalize"
+    assert "review" in steps or "write_tests" in steps
     updates = [p.data for p in parts if p.event == "updates"]
     assert "def fizzbuzz" in updates[0]["generate"]["current"]["code"]  # progress, not just output
     assert updates[1]["execute"]["current"]["report"]["total"] >= 1
@@ -161,13 +166,16 @@ def test_human_review_interrupts_and_resumes_with_feedback_then_approval(client)
     shown = question["value"]
     assert "def fizzbuzz" in shown["code"] and shown["tests"] and shown["iteration"] == 1
     assert "verdict" in shown and shown["report"]["status"] in ("passed", "failed", "error")
-    assert question["response_schema"]["properties"]["action"]["enum"] == ["approve", "feedback"]
+    actions = question["response_schema"]["properties"]["action"]["enum"]
+    assert actions == ["approve", "reject", "feedback"]  # the form Studio renders
+    assert shown["hands_back"].startswith("attempt 1") and shown["latest_iteration"] == 1
 
     feedback = "Add a docstring to fizzbuzz."
     client.runs.wait(thread, aid, command={"resume": {"action": "feedback", "feedback": feedback}})
     second = client.threads.get_state(thread)
     assert second["next"] == ["human_review"]  # one more iteration, past max_iterations=1
-    assert second["interrupts"][0]["value"]["iteration"] == 2
+    shown = second["interrupts"][0]["value"]
+    assert shown["latest_iteration"] == 2
     history = client.threads.get_history(thread, limit=50)
     assert any(h["values"].get("human_feedback") == feedback for h in history)
     assert second["values"]["human_feedback"] is None  # generate used it up
@@ -175,6 +183,22 @@ def test_human_review_interrupts_and_resumes_with_feedback_then_approval(client)
     out = client.runs.wait(thread, aid, command={"resume": {"action": "approve"}})
     assert out["status"] == "approved"
     assert out["final"]["human_approved"] is True
-    assert out["final"]["iteration"] == 2
+    assert out["final"]["iteration"] == shown["iteration"]  # the attempt the person was shown
+    assert out["final"]["code"] == shown["code"]
     assert len(out["attempts"]) == 2
+    assert client.threads.get_state(thread)["next"] == []
+
+
+def test_human_review_can_say_no(client):
+    assistant = client.assistants.create(
+        graph_id=GRAPH, context={"human_review": True, "max_iterations": 1}, name="strict"
+    )
+    aid, thread = assistant["assistant_id"], client.threads.create()["thread_id"]
+    client.runs.wait(thread, aid, input={"task": IS_EVEN})
+    (question,) = client.threads.get_state(thread)["interrupts"]
+    shown = question["value"]
+    out = client.runs.wait(thread, aid, command={"resume": {"action": "reject"}})
+    assert out["status"] == "not_approved"
+    assert out["final"]["code"] == shown["code"]
+    assert "human_approved" not in out["final"]
     assert client.threads.get_state(thread)["next"] == []

@@ -1,4 +1,4 @@
-"""Human review: the graph pauses before finalize; a person approves or sends feedback."""
+"""Human review: the graph pauses before finalize; a person approves, rejects or sends feedback."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from codeloop.graph import build_graph
-from codeloop.nodes.human_review import Answer, parse_answer
+from codeloop.nodes.human_review import ANSWER_SCHEMA, Answer, parse_answer
 from tests.helpers import reply_with_code as reply_code
 from tests.helpers import reply_with_tests as reply_tests
 from tests.helpers import reply_with_verdict as reply_verdict
@@ -17,6 +17,7 @@ from tests.helpers import reply_with_verdict as reply_verdict
 ADD = "def add(a, b):\n    return a + b\n"
 ADD_BUG = "def add(a, b):\n    return a - b\n"
 ADD_TESTS = "def test_small():\n    assert add(1, 2) == 3\n"
+ZERO_TEST = "\n\ndef test_zero():\n    assert add(0, 0) == 0\n"
 TASK = "Write add(a, b) returning the sum of two numbers."
 GOOD_ROUND = [reply_code(ADD), reply_tests(ADD_TESTS), reply_verdict(True, 9)]
 BAD_ROUND = [reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_verdict(False, 2, ["subtracts"])]
@@ -122,6 +123,52 @@ def test_an_unusable_answer_is_asked_again_and_loses_nothing(scripted):
     assert len(model.prompts) == 3
 
 
+def test_reject_ends_the_run_not_approved_with_the_attempt_shown(scripted):
+    context, model = scripted(GOOD_ROUND, human_review=True)
+    session = Session(context)
+    session.start()
+    assert session.pending()["machine_approved"] is True  # a person may still say no
+    out = session.resume({"action": "reject"})
+    assert out["status"] == "not_approved"
+    assert out["final"]["code"].strip() == ADD.strip()
+    assert "human_approved" not in out["final"]
+    assert len(model.prompts) == 3  # no further model call
+    assert session.graph.get_state(session.config).next == ()
+
+
+# Attempt 1 passes one of the two tests; attempt 2 is a reply with no code at all.
+WORSE_LATER = [reply_code(ADD_BUG), reply_tests(ADD_TESTS + ZERO_TEST), "I cannot help with that."]
+
+
+def test_the_person_is_shown_the_best_attempt_and_the_latest_beside_it(scripted):
+    context, _ = scripted(WORSE_LATER, human_review=True, max_iterations=2)
+    session = Session(context)
+    session.start()
+    shown = session.pending()
+    assert (shown["iteration"], shown["latest_iteration"]) == (1, 2)
+    assert shown["code"].strip() == ADD_BUG.strip()
+    assert shown["report"]["passed"] == 1
+    assert shown["hands_back"].startswith("attempt 1 of 2: the best so far")
+    assert shown["latest"]["iteration"] == 2 and shown["latest"]["problems"]
+
+
+@pytest.mark.parametrize(("answer", "status"), [("reject", "not_approved"), ("approve", "approved")])
+def test_approve_and_reject_end_with_the_best_attempt_not_the_latest(scripted, answer, status):
+    context, _ = scripted(WORSE_LATER, human_review=True, max_iterations=2)
+    session = Session(context)
+    session.start()
+    out = session.resume(answer)
+    assert out["status"] == status
+    assert out["final"]["iteration"] == 1
+    assert out["final"]["code"].strip() == ADD_BUG.strip()
+    assert out["final"].get("human_approved", False) is (answer == "approve")
+
+
+def test_the_answer_schema_offers_the_three_decisions():
+    assert ANSWER_SCHEMA["properties"]["action"]["enum"] == ["approve", "reject", "feedback"]
+    assert "reject" in ANSWER_SCHEMA["description"]
+
+
 def test_without_the_flag_the_run_finalizes_without_pausing(scripted):
     context, _ = scripted(GOOD_ROUND)
     session = Session(context)
@@ -137,8 +184,12 @@ def test_without_the_flag_the_run_finalizes_without_pausing(scripted):
         ("  Approved ", Answer()),
         ({"action": "approve"}, Answer()),
         ({"action": "APPROVE", "feedback": "ignored"}, Answer()),
-        ("handle n = 0", Answer(feedback="handle n = 0")),
-        ({"action": "feedback", "feedback": " use a loop "}, Answer(feedback="use a loop")),
+        ("handle n = 0", Answer("feedback", "handle n = 0")),
+        ({"action": "feedback", "feedback": " use a loop "}, Answer("feedback", "use a loop")),
+        ("reject", Answer("reject")),
+        (" Finish ", Answer("reject")),
+        ({"action": "reject"}, Answer("reject")),
+        ({"action": "finish", "feedback": "ignored"}, Answer("reject")),
     ],
 )
 def test_parse_answer_accepts(reply, expected):
@@ -152,6 +203,7 @@ def test_parse_answer_accepts(reply, expected):
         ({"action": "feedback"}, "feedback needs some text"),
         ({"action": "feedback", "feedback": "  "}, "feedback needs some text"),
         ({}, "unknown action None"),
+        ({"action": "merge"}, "unknown action 'merge': use 'approve', 'reject' or 'feedback'"),
         (42, "expected an object or a string, got int"),
         (None, "expected an object or a string, got NoneType"),
     ],
