@@ -129,6 +129,10 @@ def test_ctrl_c_during_a_long_model_call_leaves_it_at_its_checkpoint(tmp_path: P
     write_tasks(tmp_path / "tasks.jsonl", task_lines(3))
     model = write_script(tmp_path / "script.json", delay=30)
     proc = start_batch(tmp_path, model, "--concurrency", "3")
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "out" / "codeloop.db").exists():  # started (imports take seconds)
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
     time.sleep(2)  # every task is now inside its first, 30-second model call
     asked = time.monotonic()
     proc.send_signal(signal.SIGINT)

@@ -93,5 +93,5 @@ def test_concurrent_batch_loads_the_embedded_model_once(
     assert [o.status in ("approved", "not_approved") for o in run.outcomes] == [True, True], [
         o.error for o in run.outcomes]
     assert tracker.engines == 1
-    assert tracker.calls >= 2 * 3  # solution, tests and review for each task
+    assert tracker.calls >= 2 * 2  # solution and tests each (review only for passing code)
     assert tracker.peak == 1  # the engine lock serialised every call across the two threads

@@ -20,6 +20,7 @@ class BatchRun:
     interrupted: bool = False
     abandoned: int = 0
     ran: int = 0
+    ray: dict[str, Any] | None = None  # on a Ray cluster: its workers and their overhead
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Outcome:
     seconds: float
     folder: str | None
     error: str | None = None
+    worker: str | None = None  # on a Ray cluster: the node (id prefix) and process that ran it
 
     @classmethod
     def pending(cls, task: BatchTask) -> Outcome:

@@ -8,7 +8,8 @@ checkpoint, and a new one starts.
 
 Concurrency is threads in one process: the embedded model is loaded once and its calls
 are serialised by its engine's lock (the sandboxed tests of one task run meanwhile);
-against TGI the requests overlap and the server batches them. A batch stops the way a
+against TGI the requests overlap and the server batches them. The same plan runs on a
+Ray cluster with codeloop.batch.ray_runner. A batch stops the way a
 single run does (codeloop.runs.stopping): a check raises Stopped.
 """
 
@@ -183,7 +184,7 @@ class Batch:
         except Stopped:
             raise
         except Exception as exc:  # one task's failure is its outcome, not the batch's end...
-            if not _is_database_error(exc):
+            if not is_database_error(exc):
                 return Outcome.failed(task, record, exc)
             shared.fatal.append(exc)  # ...unless the run database failed: that stops them all
             shared.stopping.set()
@@ -227,11 +228,11 @@ def _stop(pool: ThreadPoolExecutor, futures: dict[Future[Outcome], BatchTask],
     return len(still)
 
 
-def _is_database_error(exc: BaseException) -> bool:
+def is_database_error(exc: BaseException) -> bool:
     """A failure of the run database (psycopg is optional, so it is matched by module)."""
     if isinstance(exc, (StoreError, sqlite3.DatabaseError)):
         return True
     return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
 
 
-__all__ = ["STOP_GRACE_SECONDS", "Batch", "Plan", "batch_name", "exclusive"]
+__all__ = ["STOP_GRACE_SECONDS", "Batch", "Plan", "batch_name", "exclusive", "is_database_error"]

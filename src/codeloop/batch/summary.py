@@ -39,6 +39,7 @@ def summary_of(tasks_file: Path, run: BatchRun, concurrency: int) -> dict[str, A
             "seconds": round(run.seconds, 3),
             "concurrency": concurrency,
             "interrupted": run.interrupted,
+            **({"ray": run.ray} if run.ray else {}),
         },
         "tasks": [asdict(o) for o in run.outcomes],
     }
@@ -61,6 +62,7 @@ def markdown(summary: dict[str, Any]) -> str:
         f"Iterations: {summary['iterations']} · tokens: {summary['tokens']['prompt']} prompt, "
         f"{summary['tokens']['completion']} completion · task time: "
         f"{summary['task_seconds']:.1f} s",
+        *_ray_line(summary["last_invocation"].get("ray")),
         "",
         "| id | status | iterations | tokens | seconds | folder |",
         "| --- | --- | ---: | ---: | ---: | --- |",
@@ -76,6 +78,16 @@ def markdown(summary: dict[str, Any]) -> str:
         lines += ["", "## Skipped lines", ""]
         lines += [f"- {_cell(problem)}" for problem in summary["invalid_lines"]]
     return "\n".join(lines) + "\n"
+
+
+def _ray_line(ray: dict[str, Any] | None) -> list[str]:
+    """The last invocation's Ray cluster, when it ran on one."""
+    if not ray:
+        return []
+    overhead = ray["overhead_ms_per_run"]
+    return ["", f"Last run on Ray ({ray['address']}): {ray['workers']} workers, "
+            f"{ray['threads_per_worker']} thread(s) each; Ray's overhead "
+            f"{'-' if overhead is None else overhead} ms per run"]
 
 
 def _cell(text: str) -> str:

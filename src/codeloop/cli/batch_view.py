@@ -1,8 +1,9 @@
 """A batch's progress: a bar on a terminal, one line per finished task on a pipe or log.
 
 Both show done/total, how many are approved so far, the elapsed time and an ETA, all
-kept by rich's progress task. The ETA comes from the tasks finished in this invocation
-(skipped ones cost nothing), so it reflects the real throughput at the chosen concurrency.
+kept by rich's progress task; on a Ray cluster, also how many workers are alive. The ETA
+comes from the tasks finished in this invocation (skipped ones cost nothing), so it
+reflects the real throughput at the chosen concurrency.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ def clock(seconds: float | None) -> str:
 class BatchView:
     """Shows the batch's progress as tasks finish."""
 
-    def __init__(self, console: Console, total: int, done: int, approved: int) -> None:
+    def __init__(self, console: Console, total: int, done: int, approved: int,
+                 workers: int | None = None) -> None:
         self.console, self.approved = console, approved
+        self.workers, self.alive = workers, 0
         self.bar = Progress(
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("done · approved {task.fields[approved]} · elapsed"),
+            TextColumn("done · approved {task.fields[approved]}{task.fields[workers]} · elapsed"),
             TimeElapsedColumn(),
             TextColumn("· ETA"),
             TimeRemainingColumn(),
@@ -47,7 +50,8 @@ class BatchView:
             speed_estimate_period=DAY,
             disable=not console.is_terminal,
         )
-        self.task_id = self.bar.add_task("batch", total=total, completed=done, approved=approved)
+        self.task_id = self.bar.add_task("batch", total=total, completed=done, approved=approved,
+                                         workers=self._workers())
 
     @property
     def task(self) -> Task:
@@ -66,6 +70,17 @@ class BatchView:
     ) -> None:
         self.bar.__exit__(kind, error, trace)
 
+    def _workers(self) -> str:
+        return "" if self.workers is None else f" · workers {self.alive}/{self.workers}"
+
+    def workers_alive(self, alive: int, nodes: int) -> None:
+        """Show how many Ray workers can take work now (on a line of its own off a terminal)."""
+        self.alive = alive
+        self.bar.update(self.task_id, workers=self._workers())
+        if not self.console.is_terminal:
+            self.console.print(f"workers alive: {alive} of {self.workers} on {nodes} node(s)",
+                               highlight=False)
+
     def advance(self, outcome: Outcome) -> None:
         """Count a task that just ended (an error does not count as done: it will rerun)."""
         self.approved += outcome.status == "approved"
@@ -78,7 +93,7 @@ class BatchView:
         detail = outcome.error or f"{outcome.iterations} iteration(s), {outcome.seconds:.1f}s"
         self.console.print(
             f"[{task.completed:g}/{task.total:g}] {outcome.id} {outcome.status} ({detail}) · "
-            f"approved {self.approved} · elapsed {clock(task.elapsed)} · "
+            f"approved {self.approved}{self._workers()} · elapsed {clock(task.elapsed)} · "
             f"ETA {clock(task.time_remaining)}",
             highlight=False,
             markup=False,

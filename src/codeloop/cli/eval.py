@@ -1,9 +1,14 @@
-"""`codeloop eval BENCHMARK`: pass@1 of single calls, the loop and its peers, by hidden tests."""
+"""`codeloop eval BENCHMARK`: pass@1 of single calls, the loop and its peers, by hidden tests.
+
+With `--ray [ADDRESS]` the problems are solved and scored by Ray workers; this process
+alone writes results.jsonl and the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,12 +23,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from codeloop.batch.ray_cluster import RaySettings
 from codeloop.cli.options import add_run_options, context_from
-from codeloop.evals.harness import BOTH, MODES, Mode, ResultsLog, pending, run_all
+from codeloop.cli.ray_options import add_ray_options, ray_settings, ray_workers
+from codeloop.evals.harness import BOTH, MODES, Mode, ResultsLog, pending, run_all, run_all_on
 from codeloop.evals.humaneval import load_problems
 from codeloop.evals.prose import load_prose
 from codeloop.evals.summary import write_summary
 from codeloop.models import chat_model
+from codeloop.runs.stopping import run_stoppable
 
 BENCHMARKS = {"humaneval": load_problems, "prose": load_prose}
 
@@ -39,14 +47,17 @@ def register(commands: Any) -> None:
         "--mode", choices=["single", "loop", "exec", "examples", "both", "all"], default="both",
         help="single calls, the loop, the peers (exec: retry on errors; examples: retry on the "
         "task's examples); both = single and loop; all = every mode (default both)")
-    ev.add_argument("--concurrency", type=_positive, default=1, help="problems at once")
+    ev.add_argument("--concurrency", type=_positive, default=1,
+                    help="problems at once (default 1); with --ray, per worker")
     add_run_options(ev, out="results/eval-<benchmark>")
+    add_ray_options(ev)
     ev.set_defaults(out=None)  # resolved from the benchmark's name in handle()
 
 
 def handle(args: argparse.Namespace, err: Console) -> int:
     """Run what is not done yet, then write the summary over everything done."""
     args.out = args.out or Path("results") / f"eval-{args.benchmark}"
+    ray = ray_settings(args)
     problems = BENCHMARKS[args.benchmark](args.offset, args.limit)
     if not problems:
         there = len(BENCHMARKS[args.benchmark](0, None))
@@ -54,15 +65,16 @@ def handle(args: argparse.Namespace, err: Console) -> int:
             f"no {args.benchmark} problems at offset {args.offset} (there are {there})")
     modes: tuple[Mode, ...] = {"both": BOTH, "all": MODES}.get(args.mode, (args.mode,))
     context = context_from(args)
-    chat_model(context)  # fail fast on a bad spec or model file
-    chat_model(context, "reviewer")  # and the reviewer's, if it has its own
+    if ray is None:  # on Ray the workers load the models, and say if they cannot
+        chat_model(context)  # fail fast on a bad spec or model file
+        chat_model(context, "reviewer")  # and the reviewer's, if it has its own
     log = ResultsLog(args.out)
     log.claim(asdict(context))
     done = log.read()
     work = pending(problems, modes, done)
     if len(work) < len(problems) * len(modes):
         err.print(f"resuming: {len(problems) * len(modes) - len(work)} already done in {log.path}")
-    errors = _run_with_progress(work, context, log, args.concurrency, err)
+    errors = _run_with_progress(work, context, log, args.concurrency, err, ray)
     ids = {p.task_id for p in problems}
     records = [r for r in log.read() if r["task_id"] in ids and r["mode"] in modes]
     last = args.offset + len(problems) - 1
@@ -75,16 +87,19 @@ def handle(args: argparse.Namespace, err: Console) -> int:
 
 
 def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurrency: int,
-                       err: Console) -> int:
+                       err: Console, ray: RaySettings | None = None) -> int:
     passed: dict[str, list[bool]] = defaultdict(list)
     errors = 0
+    workers = ""
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rates]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=err) as progress:
         bar = progress.add_task(work[0][0].task_id.split("/")[0] if work else "eval",
                                 total=len(work), rates="")
-        try:
-            for record in run_all(work, context, log, concurrency):
+
+        def show(records: Iterator[dict[str, Any]]) -> None:
+            nonlocal errors
+            for record in records:
                 if "error" in record:
                     errors += 1
                     progress.console.print(
@@ -93,7 +108,19 @@ def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurren
                 else:
                     passed[record["mode"]].append(record["passed"])
                 rates = "  ".join(f"{m} {100 * sum(v) / len(v):.0f}%" for m, v in passed.items())
-                progress.update(bar, advance=1, rates=rates)
+                progress.update(bar, advance=1, rates=rates + workers)
+
+        def alive(count: int, nodes: int) -> None:
+            nonlocal workers
+            workers = f"  workers {count}/{len(pool.workers)} on {nodes} node(s)"
+
+        try:
+            if ray is None or not work:
+                show(run_all(work, context, log, concurrency))
+            else:
+                with ray_workers(ray, context, log.path.parent, progress.console) as pool:
+                    run_stoppable(lambda check: show(
+                        run_all_on(pool, work, context, log, check, alive)))
         except KeyboardInterrupt:
             progress.console.print("interrupted: rerun the same command to resume")
             raise

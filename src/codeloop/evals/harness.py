@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codeloop.context import Context
 from codeloop.evals.humaneval import Problem, score
 from codeloop.models import chat_model
-from codeloop.nodes.checks import Check, run_checks
+from codeloop.nodes.checks import Check, blocking_failures, run_checks
 from codeloop.nodes.common import prompts_for
 from codeloop.nodes.examples import is_example, task_examples
 from codeloop.nodes.extract import extract, with_task_definitions
@@ -33,6 +33,9 @@ from codeloop.nodes.generate import ask_model
 from codeloop.runs.runner import run_task
 from codeloop.sandbox import Limits, TestReport, call_sandboxed
 from codeloop.state import Attempt, CheckDict, TestReportDict
+
+if TYPE_CHECKING:  # Ray is an optional extra: run_all_on is used only with it
+    from codeloop.batch.ray_pool import OnWorkers, WorkerPool
 
 Mode = Literal["single", "loop", "exec", "examples"]
 MODES: tuple[Mode, ...] = ("single", "loop", "exec", "examples")
@@ -142,6 +145,7 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
         "score": verdict.get("score"),
         "issues": verdict.get("issues", [])[:3],
         "refuted": sum(bool(c.get("refuted")) for c in attempt.get("checks", [])),
+        "failing": blocking_failures(attempt)[:5],
         "approved": attempt.get("approved", False),
         "hidden": bool(attempt["code"]) and score(problem, attempt["code"]).status == "passed",
     }
@@ -266,3 +270,34 @@ def run_all(
             yield record
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_all_on(
+    pool: WorkerPool,
+    work: list[tuple[Problem, Mode]],
+    context: Context,
+    log: ResultsLog,
+    check: Callable[[], None],
+    on_workers: OnWorkers | None = None,
+) -> Iterator[dict[str, Any]]:
+    """`run_all` on Ray workers (codeloop.batch.ray_pool): they solve and score, this logs.
+
+    The same records, logged the same way, only here: the workers need no shared
+    filesystem. A pair whose worker died is evaluated again from the start on another
+    (a loop run here is not checkpointed). `check` raises Stopped on Ctrl-C.
+    """
+    from codeloop.batch.ray_pool import Job
+
+    jobs = [Job(f"{problem.task_id} {mode}", (problem, mode)) for problem, mode in work]
+
+    def call(worker: Any, payload: tuple[Problem, Mode]) -> Any:
+        return worker.evaluate.remote(*payload, context)
+
+    for done in pool.run(jobs, call, check, on_workers):
+        problem, mode = done.job.payload
+        if done.finished is None:
+            error = f"{type(done.error).__name__}: {done.error}"
+            yield {"task_id": problem.task_id, "mode": mode, "error": error}
+            continue
+        log.append(done.finished.value)
+        yield done.finished.value
