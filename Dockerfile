@@ -8,7 +8,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 # langgraph-cli's in-memory server runs `langgraph dev`: the API, threads and runs in one process.
-RUN pip install . "langgraph-cli[inmem]>=0.4,<0.5"
+# The postgres extra: CODELOOP_DB, for the runs of codeloop commands run in the container.
+RUN pip install ".[postgres]" "langgraph-cli[inmem]>=0.4,<0.5"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
@@ -16,8 +17,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     CODELOOP_MODEL=tgi:http://tgi:80 \
     LANGGRAPH_CLI_NO_ANALYTICS=1
+# /app/.langgraph_api holds the server's state: compose mounts a volume there, which Docker
+# fills with this empty folder, and its owner, the first time.
 RUN useradd --create-home --uid 10001 --user-group codeloop \
-    && mkdir /app && chown codeloop:codeloop /app
+    && mkdir -p /app/.langgraph_api && chown -R codeloop:codeloop /app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # langgraph.json names the graph by file path (./src/codeloop/graph.py); the package itself

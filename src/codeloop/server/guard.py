@@ -70,7 +70,7 @@ class ServiceGuard:
             _BodyCap(_WithoutOrigin(app), max_body),
             allow_origins=list(origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_headers=["content-type", "x-api-key", "authorization"],
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

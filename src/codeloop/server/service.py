@@ -161,9 +161,11 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # The routes themselves, not include_router's lazy wrapper: LangGraph wraps each
+        # route of this app in its auth middleware (http.enable_custom_route_auth).
+        routes=list(router.routes),
     )
     app.state.codeloop_service = Service(settings, context, probe, RateLimiter(settings.rate_limit))
-    app.include_router(router)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(
         ServiceGuard,
