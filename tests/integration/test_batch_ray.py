@@ -246,3 +246,17 @@ def test_an_unreachable_cluster_is_one_line_and_exit_2(pg_url: str, tmp_path: Pa
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: cannot reach the Ray cluster at {address}: " \
         "Connection refused"
+
+
+def test_a_model_the_workers_cannot_load_is_one_line_and_exit_2(
+    cluster: Any, pg_url: str, tmp_path: Path
+) -> None:
+    write_tasks(tmp_path / "tasks.jsonl", task_lines(2))
+    out = f"ray-{uuid.uuid4().hex[:10]}"
+    done = run(tmp_path, batch_args("lcoal", out, "--ray", cluster.address, "--workers", "2"),
+               CODELOOP_DB=pg_url)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the Ray workers could not start: ModelSpecError: unknown "
+                           "model spec 'lcoal'")
+    assert "Traceback" not in done.stderr

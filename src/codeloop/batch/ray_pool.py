@@ -20,7 +20,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from codeloop.batch.ray_workers import Finished
+from codeloop.batch.ray_workers import Finished, WorkerBroken
 
 MAX_TRIES = 3
 WAIT_SECONDS = 0.5  # how often the driver checks for Ctrl-C while waiting
@@ -32,6 +32,10 @@ OnWorkers = Callable[[int, int], None]  # (workers alive, nodes they are on)
 
 class WorkerLost(RuntimeError):
     """A piece of work could not be finished because workers kept dying under it."""
+
+
+class WorkersFailed(RuntimeError):
+    """No worker could start (a setup error: a model that does not load, say)."""
 
 
 @dataclass
@@ -73,6 +77,7 @@ class WorkerPool:
         self.flights: dict[Any, _Flight] = {}
         self.pings: dict[Any, int] = {w.ping.remote(): i for i, w in enumerate(workers)}
         self.last_alive = time.monotonic()
+        self.started = False  # whether any worker ever answered
 
     @property
     def alive(self) -> int:
@@ -96,6 +101,8 @@ class WorkerPool:
                 on_workers(*seen)
             self._dispatch(queue, call)
             if queue and not self.flights and self._hopeless():
+                if not self.started and all(self.gone):
+                    raise WorkersFailed(f"the Ray workers could not start: {self.cause}")
                 yield from (Done(job, None, WorkerLost(self._no_worker())) for job in queue)
                 return
             ready, _ = ray.wait([*self.flights, *self.pings], num_returns=1, timeout=WAIT_SECONDS)
@@ -160,7 +167,7 @@ class WorkerPool:
             self.gone[i] = True
             self.cause = self.cause or _short(exc)
             return
-        self.up[i] = True
+        self.up[i] = self.started = True
         self.last_alive = time.monotonic()
 
     def _hopeless(self) -> bool:
@@ -178,10 +185,12 @@ class WorkerPool:
 def _short(exc: BaseException) -> str:
     """A Ray error in one line: its first line of text, which names what happened."""
     cause = getattr(exc, "cause", None)
+    if isinstance(cause, WorkerBroken):
+        return str(cause)
     if isinstance(cause, BaseException):
         return f"{type(cause).__name__}: {' '.join(str(cause).split())}"[:300]
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
-__all__ = ["MAX_TRIES", "Done", "Job", "OnWorkers", "WorkerLost", "WorkerPool"]
+__all__ = ["MAX_TRIES", "Done", "Job", "OnWorkers", "WorkerLost", "WorkerPool", "WorkersFailed"]

@@ -34,6 +34,10 @@ from codeloop.runs.store import DB_ENV, RunRecord, Store, open_store
 MAX_RESTARTS = 10
 
 
+class WorkerBroken(RuntimeError):
+    """A worker started but cannot work: its model did not load (the message says why)."""
+
+
 @dataclass(frozen=True)
 class Finished:
     """What a worker hands back: the work's value (None if stopped first), its time, where."""
@@ -59,12 +63,20 @@ class RunWorker:
         self.resources = ExitStack()
         self.store: Store | None = None
         self.store_lock = threading.Lock()
-        for spec in model_specs(base):
-            load_model(spec, timeout=base.model_timeout)
+        # A model that cannot load is the ping's answer, not a crash: Ray would restart
+        # the worker again and again, printing the traceback every time.
+        self.broken: str | None = None
+        try:
+            for spec in model_specs(base):
+                load_model(spec, timeout=base.model_timeout)
+        except Exception as exc:
+            self.broken = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
     @ray.method(max_task_retries=-1)
     def ping(self) -> str:
         """Answer once started (through any restart): the node and process it runs in."""
+        if self.broken:
+            raise WorkerBroken(self.broken)
         return self.name
 
     def run(self, record: RunRecord, context: Context) -> Finished:
@@ -116,4 +128,4 @@ def start_workers(settings: RaySettings, base: Context, count: int, db_url: str 
     return [options.remote(base, db_url, str(out.resolve())) for _ in range(count)]
 
 
-__all__ = ["Finished", "RunWorker", "start_workers"]
+__all__ = ["Finished", "RunWorker", "WorkerBroken", "start_workers"]
