@@ -260,3 +260,17 @@ def test_a_model_the_workers_cannot_load_is_one_line_and_exit_2(
     assert last.startswith("error: the Ray workers could not start: ModelSpecError: unknown "
                            "model spec 'lcoal'")
     assert "Traceback" not in done.stderr
+
+
+def test_a_driver_without_the_cluster_token_is_told_so_in_one_line(
+    cluster: Any, pg_url: str, tmp_path: Path
+) -> None:
+    write_tasks(tmp_path / "tasks.jsonl", task_lines(1))
+    model = write_script(tmp_path / "script.json")
+    out = f"ray-{uuid.uuid4().hex[:10]}"
+    done = run(tmp_path, batch_args(model, out, "--ray", cluster.address), timeout=120,
+               CODELOOP_DB=pg_url, RAY_AUTH_TOKEN="not-the-token")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: the Ray cluster at {cluster.address} wants its token: set RAY_AUTH_MODE=token "
+        "and RAY_AUTH_TOKEN (or copy the head's ~/.ray/auth_token here)")

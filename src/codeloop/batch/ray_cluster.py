@@ -114,13 +114,31 @@ def connected(settings: RaySettings) -> Iterator[Cluster]:
     else:
         assert settings.address is not None
         reachable(settings.address)
-        ray.init(address=settings.address, log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            ray.init(address=settings.address, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        except ConnectionError as exc:
+            if _refused_token(exc):
+                raise ConnectionError(
+                    f"the Ray cluster at {settings.address} wants its token: set "
+                    "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or copy the head's "
+                    "~/.ray/auth_token here)") from None
+            raise
     try:
         alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         cpus = ray.cluster_resources().get("CPU", 0.0)  # type: ignore[no-untyped-call]
         yield Cluster(cpus=float(cpus), nodes=len(alive))
     finally:
         ray.shutdown()
+
+
+def _refused_token(exc: BaseException | None) -> bool:
+    """Whether the cluster refused the driver's token (Ray nests that error as text)."""
+    while exc is not None:
+        if "InvalidAuthToken" in str(exc) or type(exc).__name__ == "AuthenticationError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def require_ray() -> None:
