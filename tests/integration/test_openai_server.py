@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from langchain_core.messages import HumanMessage
 
 from codeloop.context import Context
+from codeloop.models import load_model
 from codeloop.models.model_file import resolve_model_file
 from codeloop.server.health import check_backend
 from codeloop.server.steps import review_once
@@ -84,6 +86,15 @@ def test_the_review_goes_to_the_server(server):
     assert attempt["report"]["status"] == "passed"
     assert attempt.get("verdict") or attempt.get("review_error")
     assert server.chat_requests() > before
+
+
+def test_the_server_keeps_to_the_token_limit(server):
+    """Sent as `max_tokens` too: llama-cpp-python's server ignores `max_completion_tokens`."""
+    model = load_model(server.spec(), timeout=300)
+    ask = "Write a long Python module with ten functions, each with a docstring."
+    reply = model.invoke([HumanMessage(ask)], max_tokens=8, temperature=0.0)
+    assert reply.usage_metadata["output_tokens"] <= 8
+    assert reply.response_metadata["finish_reason"] == "length"
 
 
 def test_health_probes_the_servers_models_route(server):

@@ -154,3 +154,14 @@ def test_langgraph_streams_each_token_once():
     tokens = [chunk.content for chunk, _ in graph.compile().stream({"out": ""},
                                                                    stream_mode="messages")]
     assert "".join(tokens) == "one two three"
+
+
+def test_a_server_of_your_own_gets_the_token_limit_under_both_names(monkeypatch):
+    """llama-cpp-python's server ignores `max_completion_tokens`, ChatOpenAI's name for it."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    model = load_model(LOCAL_SERVER, timeout=60)
+    payload = model._configured({"max_tokens": 40, "temperature": 0.0, "seed": 2}) \
+        ._get_request_payload([HumanMessage("hi")])
+    assert payload["max_completion_tokens"] == 40 and payload["extra_body"] == {"max_tokens": 40}
+    assert (payload["temperature"], payload["seed"]) == (0.0, 2)
+    assert "extra_body" not in model.inner._get_request_payload([HumanMessage("hi")])

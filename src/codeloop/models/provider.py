@@ -159,14 +159,22 @@ class ProviderChatModel(BaseChatModel):
             yield chunk
 
     def _configured(self, kwargs: dict[str, Any]) -> BaseChatModel:
-        """The provider model with this call's sampling settings, as a copy."""
-        update = {}
+        """The provider model with this call's sampling settings, as a copy.
+
+        ChatOpenAI sends the token limit as `max_completion_tokens`, the OpenAI API's
+        current name, which llama-cpp-python's server ignores (it would write until the
+        window is full); to a server of your own (`base_url`) the old `max_tokens` goes too.
+        """
+        update: dict[str, Any] = {}
         for option, names in OPTION_FIELDS.items():
             if kwargs.get(option) is None:
                 continue
             field = next((f for name in names if (f := _field(self.inner, name))), None)
             if field:
                 update[field] = kwargs[option]
+        if kwargs.get("max_tokens") and getattr(self.inner, "openai_api_base", None):
+            extra = dict(getattr(self.inner, "extra_body", None) or {})
+            update["extra_body"] = {**extra, "max_tokens": kwargs["max_tokens"]}
         return self.inner.model_copy(update=update) if update else self.inner
 
     def _verdict(self, model: BaseChatModel, messages: list[BaseMessage], stop: list[str] | None,
