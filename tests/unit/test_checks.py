@@ -129,3 +129,14 @@ def test_outcomes_are_matched_by_test_not_only_by_call() -> None:
     first["checks"].append(dict(same_call_passing))
     marked = {c["name"]: c.get("refuted", False) for c in refute(second["checks"], [first], True)}
     assert marked["test_a"] is True and marked["test_other"] is False
+
+
+def test_a_model_test_expecting_an_error_the_task_never_names_is_refuted() -> None:
+    attempt = _attempt({})
+    for name, error in (("test_invented", "ValueError"), ("test_stated", "TypeError")):
+        attempt["checks"].append({"name": name, "call": "f(-1)", "expected": f"raises {error}",
+                                  "origin": "model", "outcome": "failed", "actual": "[]",
+                                  "value": []})
+    task = "Write f(n). A float n raises TypeError."
+    marked = {c["name"]: c.get("refuted", False) for c in refute(attempt["checks"], [], True, task)}
+    assert marked["test_invented"] is True and marked["test_stated"] is False

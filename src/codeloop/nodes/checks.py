@@ -172,14 +172,18 @@ def has_trusted(attempt: Attempt) -> bool:
     return any(c["origin"] in TRUSTED for c in attempt.get("checks", []))
 
 
-def refute(current: list[CheckDict], earlier: list[Attempt], trusted: bool) -> list[CheckDict]:
+def refute(
+    current: list[CheckDict], earlier: list[Attempt], trusted: bool, task: str | None = None
+) -> list[CheckDict]:
     """Mark the model checks that the task or the attempts passing its checks contradict.
 
     `current` are the current attempt's checks (it passes its trusted checks); `earlier`
     the attempts before it. A model check is refuted when a trusted check makes the same
-    call and expects something else, or when the most common outcome of the check among
-    those attempts is one value other than the expected one, given by at least two
-    attempts (three when the task has no trusted check) and by more than give the expected.
+    call and expects something else, when it expects an exception the task never names
+    (a small model invents "invalid input" rules; checked when `task` is given), or when
+    the most common outcome of the check among those attempts is one value other than the
+    expected one, given by at least two attempts (three when the task has no trusted
+    check) and by more than give the expected.
     """
     candidates = [a["checks"] for a in earlier if a.get("checks") and trusted_pass(a)]
     candidates.append(current)
@@ -189,7 +193,9 @@ def refute(current: list[CheckDict], earlier: list[Attempt], trusted: bool) -> l
     for check in current:
         if check["origin"] == "model" and check["outcome"] == "failed":
             contradicts = check["call"] in stated and stated[check["call"]] != check["expected"]
-            if contradicts or _outvoted(check, candidates, needed):
+            invented = task is not None and check["expected"].startswith(RAISES) and (
+                check["expected"][len(RAISES):] not in task)
+            if contradicts or invented or _outvoted(check, candidates, needed):
                 check = {**check, "refuted": True}
         marked.append(check)
     return marked
