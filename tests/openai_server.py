@@ -42,7 +42,7 @@ class OpenAIServer:
     def chat_requests(self) -> int:
         """How many chat completion requests the server has logged so far."""
         text = self.log.read_text(encoding="utf-8", errors="replace")
-        return text.count("POST /v1/chat/completions")
+        return text.count('"POST /v1/chat/completions HTTP')  # uvicorn's access log lines
 
 
 @contextmanager

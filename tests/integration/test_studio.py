@@ -125,7 +125,9 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
     assert "review" in steps or "write_tests" in steps
     updates = [p.data for p in parts if p.event == "updates"]
     assert "def fizzbuzz" in updates[0]["generate"]["current"]["code"]  # progress, not just output
-    assert updates[1]["execute"]["current"]["report"]["total"] >= 1
+    # the first execute may run the task's examples alone (none here): tests come from write_tests
+    executed = [u["execute"]["current"]["report"] for u in updates if "execute" in u]
+    assert any(report["total"] >= 1 for report in executed)
     tokens = [p.data for p in parts if p.event == "messages"]
     assert len(tokens) > 20  # the model's tokens, as they were written
     assert {meta["langgraph_node"] for _, meta in tokens} >= {"generate", "review"}
