@@ -56,7 +56,9 @@ def test_review_runs_the_tests_and_the_reviewer(scripted):
     body = reply.json()
     assert body["approved"] is True
     assert body["report"]["status"] == "passed"
-    assert body["report"]["tests"] == [{"name": "test_small", "outcome": "passed", "message": ""}]
+    assert body["report"]["tests"] == [
+        {"name": "test_small", "outcome": "passed", "message": "", "judged_in_process": True}
+    ]
     assert body["verdict"]["score"] == 9
     assert set(body["seconds"]) == {"execute", "review"}
     assert len(model.prompts) == 1
