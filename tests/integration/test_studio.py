@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 from langgraph_sdk import get_sync_client
 
+from codeloop.nodes.checks import blocking_failures
 from tests.langgraph_server import langgraph_dev
 
 pytestmark = pytest.mark.integration
@@ -142,7 +143,7 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
     assert values["task"] == FIZZBUZZ
     assert values["status"] == "approved", server.log_tail()
     assert "def fizzbuzz" in values["final"]["code"]
-    assert values["final"]["report"]["status"] == "passed"
+    assert values["final"]["report"]["passed"] >= 1 and blocking_failures(values["final"]) == []
     history = client.threads.get_history(streamed["thread_id"], limit=50)
     assert {tuple(h["next"]) for h in history} >= {
         ("generate",),

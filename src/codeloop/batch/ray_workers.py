@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +94,13 @@ class RunWorker:
             result = None
         return Finished(result, time.monotonic() - started, self.name)
 
-    def evaluate(self, problem: Any, mode: str, context: Context) -> Finished:
-        """Solve and score one benchmark problem (codeloop.evals.harness.evaluate)."""
-        from codeloop.evals.harness import evaluate
+    def call(self, function: Callable[..., Any], *args: Any) -> Finished:
+        """Call `function(*args)` here, with this worker's model loaded (an evaluation's solver).
 
+        The driver hands the function over (Ray pickles it), so batch knows nothing of evals.
+        """
         started = time.monotonic()
-        record = evaluate(problem, mode, context)  # type: ignore[arg-type]
-        return Finished(record, time.monotonic() - started, self.name)
+        return Finished(function(*args), time.monotonic() - started, self.name)
 
     def stop(self) -> None:
         """Make runs in progress stop at their next checkpoint."""

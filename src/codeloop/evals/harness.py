@@ -291,7 +291,7 @@ def run_all_on(
     jobs = [Job(f"{problem.task_id} {mode}", (problem, mode)) for problem, mode in work]
 
     def call(worker: Any, payload: tuple[Problem, Mode]) -> Any:
-        return worker.evaluate.remote(*payload, context)
+        return worker.call.remote(evaluate, *payload, context)
 
     for done in pool.run(jobs, call, check, on_workers):
         problem, mode = done.job.payload
