@@ -140,3 +140,9 @@ def test_a_model_test_expecting_an_error_the_task_never_names_is_refuted() -> No
     task = "Write f(n). A float n raises TypeError."
     marked = {c["name"]: c.get("refuted", False) for c in refute(attempt["checks"], [], True, task)}
     assert marked["test_invented"] is True and marked["test_stated"] is False
+
+
+def test_tests_nested_too_deep_for_the_parser_give_no_checks_and_no_crash() -> None:
+    # About 200 nested brackets: Python's parser raises MemoryError here, not SyntaxError.
+    deep = "def test_deep():\n    assert add(" + "[1, " * 198 + "]" * 198 + ", 1) == 2\n"
+    assert checks_in(deep, "model") == []

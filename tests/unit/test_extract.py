@@ -108,3 +108,13 @@ def test_tests_reply_never_replaces_the_solution() -> None:
 def test_solution_found_only_in_the_tests_reply_is_used() -> None:
     found = extract("I will write it below.", "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n```")
     assert found.error is None and "def add" in found.code
+
+
+def test_reply_cut_off_inside_a_deeply_nested_literal_is_salvaged_not_a_crash() -> None:
+    # Seen on the prose benchmark: an example nested past ~200 brackets makes Python's
+    # parser raise MemoryError (not SyntaxError); the run crashed instead of salvaging.
+    deep = "nested = " + "[1, " * 205
+    found = extract(f"```python\n{CODE}\n# Example usage:\n{deep}\n")
+    assert found.error is None and found.code.strip() == CODE.strip()
+    closed = "nested = " + "[1, " * 300 + "]" * 300
+    assert extract(f"```python\n{CODE}\n{closed}\n```").code.startswith(CODE.strip())

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
-from codeloop.nodes.extract import with_task_definitions
+from codeloop.nodes.extract import UNPARSABLE, with_task_definitions
 from codeloop.sandbox import (
     Call,
     CallResult,
@@ -87,7 +87,7 @@ def split_check(problem: Problem) -> SplitCheck:
     """Take the literal asserts out of `check(candidate)`; keep the rest as test source."""
     try:
         module = ast.parse(problem.test)
-    except SyntaxError:
+    except UNPARSABLE:
         return SplitCheck(rest=problem.test)
     check = next((node for node in module.body if isinstance(node, ast.FunctionDef)
                   and node.name == "check" and len(node.args.args) == 1), None)
@@ -192,7 +192,7 @@ def _free_names(source: str) -> set[str]:
     """Names the source reads but neither binds nor finds among the builtins."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except UNPARSABLE:
         return set()
     read: set[str] = set()
     bound: set[str] = set()
@@ -211,7 +211,7 @@ def _free_names(source: str) -> set[str]:
 def _top_level_names(program: str) -> set[str]:
     try:
         tree = ast.parse(program)
-    except SyntaxError:
+    except UNPARSABLE:
         return set()
     names: set[str] = set()
     for node in tree.body:

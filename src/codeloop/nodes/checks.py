@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from codeloop.nodes.examples import task_examples
+from codeloop.nodes.extract import UNPARSABLE
 from codeloop.sandbox import Call, CallReport, CallResult, Limits, call_sandboxed, decode, matches
 from codeloop.state import Attempt, CheckDict
 
@@ -52,7 +53,7 @@ def checks_in(tests: str, origin: Origin) -> list[Check]:
     """Test functions that are one check each: `assert CALL == LITERAL` or pytest.raises."""
     try:
         module = ast.parse(tests)
-    except SyntaxError:
+    except UNPARSABLE:
         return []
     found = []
     for node in module.body:

@@ -17,6 +17,8 @@ import builtins
 import re
 from dataclasses import dataclass
 
+from codeloop.nodes.extract import UNPARSABLE
+
 PREFIX = "test_task_example_"
 MAX_EXAMPLES = 10
 BUILTINS = set(dir(builtins))
@@ -134,7 +136,7 @@ def _keyword_args(text: str) -> str | None:
         args = ",".join(parts[:count]).strip().rstrip(",")
         try:
             call = ast.parse(f"f({args})", mode="eval").body
-        except SyntaxError:
+        except UNPARSABLE:
             continue
         if isinstance(call, ast.Call) and call.keywords and not call.args:
             return args
@@ -177,7 +179,7 @@ def _task_function(task: str, defined: set[str]) -> str | None:
 def _called_name(expr: str) -> str | None:
     try:
         node = ast.parse(expr, mode="eval").body
-    except SyntaxError:
+    except UNPARSABLE:
         return None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         return str(node.func.id)
@@ -187,7 +189,7 @@ def _called_name(expr: str) -> str | None:
 def _defined_names(code: str) -> set[str]:
     try:
         module = ast.parse(code)
-    except SyntaxError:
+    except UNPARSABLE:
         return set()
     return {
         n.name for n in module.body

@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
 from codeloop.nodes.checks import checks_for, has_trusted, refute, run_checks, trusted_pass
+from codeloop.nodes.extract import UNPARSABLE
 from codeloop.sandbox import Limits, TestReport, run_sandboxed
 from codeloop.state import Attempt, State
 
@@ -48,4 +49,7 @@ def _syntax_problem(attempt: Attempt) -> TestReport | None:
             ast.parse(source, filename=name)
         except SyntaxError as exc:
             return TestReport(status="error", detail=f"{name} line {exc.lineno}: {exc.msg}")
+        except UNPARSABLE as exc:  # nested too deep for Python's parser, a null byte
+            return TestReport(status="error", detail=f"{name}: Python cannot parse it "
+                              f"({type(exc).__name__}: {exc or 'nested too deep'})")
     return None

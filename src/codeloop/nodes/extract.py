@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 TEST_HEADER = "import pytest\nfrom solution import *\n"
 MAX_ASSERTS_PER_TEST = 12
+# What ast.parse raises on text it cannot read: besides syntax errors, a null byte
+# (ValueError) and nesting deeper than its stack (MemoryError from about 200 nested
+# brackets; a model cut off inside a nested example literal writes exactly that).
+UNPARSABLE = (SyntaxError, ValueError, MemoryError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def _parse_salvaging(block: str) -> ast.Module | None:
     for end in range(len(lines), 0, -1):
         try:
             module = ast.parse("\n".join(lines[:end]))
-        except SyntaxError:
+        except UNPARSABLE:
             continue
         return module if module.body else None
     return None
@@ -204,7 +208,7 @@ def with_task_definitions(code: str, task: str) -> str:
     """
     try:
         task_module, code_module = ast.parse(task), ast.parse(code)
-    except SyntaxError:
+    except UNPARSABLE:
         return code
     defined = _bound_names(code_module)
     lines = task.splitlines()
