@@ -139,3 +139,20 @@ def test_results_made_with_other_settings_are_not_mixed(
 def test_bad_offset_is_a_clear_error(capsys) -> None:
     assert main(["eval", "humaneval", "--offset", "500"]) == 2
     assert "no humaneval problems at offset 500 (there are 164)" in capsys.readouterr().err
+
+
+def test_the_peers_retry_on_what_each_is_shown() -> None:
+    problem = PROBLEMS["HumanEval/2"]
+    crashes = WRONG["HumanEval/2"] + "\nraise RuntimeError('boom at import')\n"
+    # exec sees only errors: a crash at import is retried with it, a wrong value is not.
+    model = ScriptedChatModel(script=[reply_with_code(crashes), reply_with_code(WRONG["HumanEval/2"])])
+    record = evaluate(problem, "exec", ScriptedContext(scripted=model, max_iterations=3))
+    assert record["iterations"] == 2 and record["passed"] is False
+    assert "boom at import" in "\n".join(m.text for m in model.prompts[1])
+    # examples sees the task's own examples: the wrong value fails truncate_number(3.5) == 0.5.
+    model = ScriptedChatModel(script=[reply_with_code(WRONG["HumanEval/2"]),
+                                      reply_with_code(CANONICAL["HumanEval/2"])])
+    record = evaluate(problem, "examples", ScriptedContext(scripted=model, max_iterations=3))
+    assert record["iterations"] == 2 and record["passed"] is True
+    assert "truncate_number(3.5)" in "\n".join(m.text for m in model.prompts[1])
+    assert len(model.prompts) == 2  # it stops once the examples pass
