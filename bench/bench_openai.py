@@ -28,19 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_run import TASKS  # noqa: E402  (the same three tasks as bench_run.py)
 from tests.openai_server import llama_server  # noqa: E402
 
 from codeloop.models.model_file import resolve_model_file  # noqa: E402
-
-TASKS = {
-    "fizzbuzz": "Write a function fizzbuzz(n) that returns a list of strings for 1..n: 'Fizz' for "
-    "multiples of 3, 'Buzz' for multiples of 5, 'FizzBuzz' for multiples of both, otherwise "
-    "the number itself.",
-    "palindrome": "Write a function is_palindrome(s: str) -> bool that ignores case and "
-    "non-alphanumeric characters.",
-    "run-length": "Write a function rle(s: str) -> str that run-length encodes a string, e.g. "
-    "rle('aaabcc') == '3a1b2c', and rle('') == ''.",
-}
 
 
 def run(task: str, model: str, out: str, iterations: int) -> tuple[dict, float]:
