@@ -18,8 +18,9 @@ from langgraph.runtime import get_runtime
 
 from codeloop.context import Context, context_of
 from codeloop.nodes import execute, finalize, generate, review, write_tests
-from codeloop.nodes.checks import has_trusted, trusted_pass
+from codeloop.nodes.checks import blocking_failures, tests_broken, trusted_pass
 from codeloop.nodes.human_review import human_review
+from codeloop.nodes.rules import rules_for, uncovered
 from codeloop.state import InputState, State
 
 
@@ -43,13 +44,16 @@ def after_execute(state: State) -> Literal["write_tests", "review"]:
     """Tests are written once per run, for the first attempt that passes the task's examples.
 
     Again, once per attempt, if the ones written cannot run (the task's checks pass, so
-    the solution itself imports and runs).
+    the solution itself imports and runs), or if every test passes but some stated rule
+    has no passing test of its own (nodes.rules): then tests for those rules are added.
     """
     attempt = state["current"]
     if attempt["parse_error"] or attempt.get("tests_asked") or not trusted_pass(attempt):
         return "review"
-    broken = attempt.get("report", {}).get("status") == "error" and has_trusted(attempt)
-    return "write_tests" if not attempt.get("model_tests") or broken else "review"
+    if not attempt.get("model_tests") or tests_broken(attempt):
+        return "write_tests"
+    missing = uncovered(attempt, rules_for(state["task"], attempt))
+    return "write_tests" if missing and not blocking_failures(attempt) else "review"
 
 
 def build_graph(**compile_options: Any) -> Any:

@@ -52,9 +52,19 @@ class CheckDict(TypedDict):
     refuted: NotRequired[bool]  # a model check the attempts that pass every trusted one contradict
 
 
+class RuleAnswerDict(TypedDict):
+    """The reviewer on one stated rule of the task (see nodes.rules)."""
+
+    rule: int
+    met: bool
+    where: str
+    text: str  # the rule itself
+
+
 class VerdictDict(TypedDict):
     """The reviewer's structured verdict (see nodes.review.Verdict)."""
 
+    rules: NotRequired[list[RuleAnswerDict]]
     approved: bool
     score: int
     issues: list[str]
@@ -75,6 +85,7 @@ class Attempt(TypedDict):
     report: NotRequired[TestReportDict]
     verdict: NotRequired[VerdictDict]
     review_error: NotRequired[str | None]
+    untested_rules: NotRequired[list[str]]  # stated rules no passing test checks (nodes.rules)
     approved: NotRequired[bool]
     human_approved: NotRequired[bool]  # a person approved it in human review
     tokens: dict[str, int]

@@ -144,6 +144,7 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
         "status": report.get("status"),
         "score": verdict.get("score"),
         "issues": verdict.get("issues", [])[:3],
+        "unmet_rules": [a["rule"] for a in verdict.get("rules", []) if not a["met"]],
         "refuted": sum(bool(c.get("refuted")) for c in attempt.get("checks", [])),
         "failing": blocking_failures(attempt)[:5],
         "approved": attempt.get("approved", False),

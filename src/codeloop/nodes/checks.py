@@ -223,6 +223,12 @@ def _outcome_key(check: CheckDict) -> str | None:
     return json.dumps(check["value"], sort_keys=True)
 
 
+def tests_broken(attempt: Attempt) -> bool:
+    """The test file could not run although the task's checks pass, so the tests are at fault."""
+    report = attempt.get("report")
+    return bool(report) and report["status"] == "error" and has_trusted(attempt)  # type: ignore[index]
+
+
 def ready_for_review(attempt: Attempt) -> bool:
     """Whether the attempt can be approved at all, so that a review is worth its cost.
 

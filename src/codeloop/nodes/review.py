@@ -1,9 +1,11 @@
 """review: a structured verdict from the model; approval also needs every check to pass.
 
 A review is asked for only when the attempt could be approved (nodes.checks
-ready_for_review): every trusted check passes and every test passes but for refuted
-model checks. Otherwise the checks already say what is wrong, and a reviewer, who could
-not approve anyway, would only cost a model call.
+ready_for_review): every trusted check passes, every test passes but for refuted
+model checks, and each of the task's stated rules has a passing test (nodes.rules).
+Otherwise the checks already say what is wrong, and a reviewer, who could not approve
+anyway, would only cost a model call. The reviewer answers per stated rule; one rule
+not met blocks approval.
 """
 
 from __future__ import annotations
@@ -21,28 +23,62 @@ from codeloop.context import Context, context_of
 from codeloop.models import chat_model
 from codeloop.nodes.checks import ready_for_review
 from codeloop.nodes.common import call_model, prompts_for
-from codeloop.state import Attempt, State
+from codeloop.nodes.rules import rules_for, uncovered
+from codeloop.state import Attempt, State, VerdictDict
 from codeloop.tracing import call_config
+
+VERDICT_TOKENS = 400
+RULE_TOKENS = 30  # more for each stated rule answered
+WHERE_CHARS = 60  # "where" is a pointer into the code, not a restatement of the rule
+
+
+class RuleVerdict(BaseModel):
+    """The reviewer's answer on one of the task's stated rules (nodes.rules)."""
+
+    rule: int
+    where: str = ""  # before `met`: a small model that points into the code first judges better
+    met: bool
 
 
 class Verdict(BaseModel):
     """The reviewer's decision on one attempt.
 
     Field order matters: constrained decoding writes fields in schema order, and a small
-    model that lists the issues first gives a score and decision consistent with them.
+    model that answers each stated rule and lists the issues first gives a score and
+    decision consistent with them.
     """
 
+    rules: list[RuleVerdict] = Field(default_factory=list)
     issues: list[str] = Field(default_factory=list)
     suggestions: list[str] = Field(default_factory=list)
     score: int = Field(ge=0, le=10)
     approved: bool
 
+    def unmet(self) -> list[int]:
+        """The numbers of the rules the reviewer says are not met."""
+        return [answer.rule for answer in self.rules if not answer.met]
 
-def verdict_schema() -> dict[str, object]:
-    """JSON schema for constrained decoding; the score as an enum, which grammars enforce."""
+
+def verdict_schema(rules: int = 0) -> dict[str, object]:
+    """JSON schema for constrained decoding, with one answer for each of `rules` rules.
+
+    Enums, not ranges, for the numbers: grammars enforce them. Without rules the schema
+    has no "rules" field at all.
+    """
     schema = Verdict.model_json_schema()
-    schema["properties"]["score"] = {"type": "integer", "enum": list(range(11))}
-    schema["required"] = list(Verdict.model_fields)
+    properties = schema["properties"]
+    properties["score"] = {"type": "integer", "enum": list(range(11))}
+    del schema["$defs"]
+    if rules:
+        answer = RuleVerdict.model_json_schema()
+        answer["properties"]["rule"] = {"type": "integer", "enum": list(range(1, rules + 1))}
+        answer["properties"]["where"] = {"type": "string", "maxLength": WHERE_CHARS}
+        answer["required"] = list(RuleVerdict.model_fields)
+        properties["rules"] = {"type": "array", "items": answer,
+                               "minItems": rules, "maxItems": rules}
+    else:
+        del properties["rules"]
+    schema["required"] = list(properties)
     return schema
 
 
@@ -53,11 +89,14 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     started = time.monotonic()
     tokens = dict(attempt["tokens"])
     verdict, problem = None, None
-    ready = ready_for_review(attempt)
+    rules = rules_for(state["task"], attempt)
+    missing = uncovered(attempt, rules) if attempt.get("model_tests") else []
+    ready = ready_for_review(attempt) and not missing
     if ready:
-        verdict, problem = _ask_reviewer(ctx, state["task"], attempt, tokens)
+        verdict, problem = _ask_reviewer(ctx, state["task"], attempt, rules, tokens)
     approved = bool(
         verdict and ready and verdict.approved and verdict.score >= ctx.review_threshold
+        and not verdict.unmet()
     )
     seconds = {**attempt["seconds"], "review": round(time.monotonic() - started, 3)}
     done: Attempt = {
@@ -67,22 +106,35 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "review_error": problem,
         "approved": approved,
     }
+    if missing and ready_for_review(attempt):
+        done["untested_rules"] = [rules[number - 1] for number in missing]
     if verdict is not None:
-        done["verdict"] = verdict.model_dump()  # type: ignore[typeddict-item]
+        done["verdict"] = _recorded(verdict, rules)
     return {"current": done, "attempts": [done]}
 
 
+def _recorded(verdict: Verdict, rules: list[str]) -> VerdictDict:
+    """The verdict as state keeps it: each rule answer also names the rule it is about."""
+    recorded = verdict.model_dump()
+    for answer in recorded["rules"]:
+        number = answer["rule"]
+        answer["text"] = rules[number - 1] if 0 < number <= len(rules) else ""
+    return recorded  # type: ignore[return-value]
+
+
 def _ask_reviewer(
-    ctx: Context, task: str, attempt: Attempt, tokens: dict[str, int]
+    ctx: Context, task: str, attempt: Attempt, rules: list[str], tokens: dict[str, int]
 ) -> tuple[Verdict | None, str | None]:
     """One verdict request, plus one repair request if the first reply does not validate."""
     model = chat_model(ctx, "reviewer")
     prompts = prompts_for(model)
-    messages: list[BaseMessage] = prompts.review(task, attempt)
+    messages: list[BaseMessage] = prompts.review(task, attempt, rules)
+    schema = verdict_schema(len(rules))
     problem = "no reply"
     for step in ("verdict", "verdict repair"):
         config = call_config(step, attempt["iteration"])
-        reply = _call(model, messages, ctx, tokens, list(prompts.stop), config)
+        reply = _call(model, messages, ctx, tokens, list(prompts.stop), config, schema,
+                      VERDICT_TOKENS + RULE_TOKENS * len(rules))
         verdict, problem = parse_verdict(reply.text)
         if verdict is not None:
             return verdict, None
@@ -91,10 +143,11 @@ def _ask_reviewer(
 
 
 def _call(model: BaseChatModel, messages: list[BaseMessage], ctx: Context,
-          tokens: dict[str, int], stop: list[str], config: RunnableConfig) -> AIMessage:
+          tokens: dict[str, int], stop: list[str], config: RunnableConfig,
+          schema: dict[str, object], max_tokens: int) -> AIMessage:
     reply = call_model(
-        model, messages, stop=stop, temperature=0.0, max_tokens=400,
-        json_schema=verdict_schema(), timeout=ctx.model_timeout, config=config,
+        model, messages, stop=stop, temperature=0.0, max_tokens=max_tokens,
+        json_schema=schema, timeout=ctx.model_timeout, config=config,
     )
     usage = reply.usage_metadata
     if usage:

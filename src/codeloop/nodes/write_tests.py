@@ -1,8 +1,9 @@
 """write_tests: the model's pytest tests, asked for once per run, not once per attempt.
 
 They are asked for when an attempt first passes the task's own examples (before that,
-the examples already say what is wrong, and tests would be paid for in vain), and again
-only if the ones written cannot run. Later attempts reuse them; a test that the
+the examples already say what is wrong, and tests would be paid for in vain), one per
+stated rule (nodes.rules); again only if the ones written cannot run, or, added to
+them, for the rules that have no passing test yet. Later attempts reuse them; a test that the
 attempts passing every trusted check contradict is refuted instead of rewritten (see
 nodes.checks).
 """
@@ -15,13 +16,16 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
 from codeloop.models import chat_model
+from codeloop.nodes.checks import tests_broken
 from codeloop.nodes.common import prompts_for
 from codeloop.nodes.extract import extract
 from codeloop.nodes.generate import ask_model, tokens_of, with_task_tests
+from codeloop.nodes.rules import merged_tests, rules_for, uncovered
 from codeloop.state import Attempt, State
 
-# A few short tests fit well within this; small models that start repeating asserts stop here.
-TEST_TOKENS = 512
+# A short test per stated rule (at most 8) fits within this; small models that start
+# repeating asserts stop here.
+TEST_TOKENS = 640
 
 
 def write_tests(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -32,10 +36,16 @@ def write_tests(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     prompts = prompts_for(model)
     started = time.monotonic()
     ask = prompts.generation(state["task"], state.get("constraints") or "", None, None)
-    request = prompts.test_writing(ask, attempt["code"], retry=bool(attempt.get("model_tests")))
+    rules = rules_for(state["task"], attempt)
+    earlier = attempt.get("model_tests") or ""
+    broken = bool(earlier) and tests_broken(attempt)
+    missing = uncovered(attempt, rules) if earlier and not broken else []
+    request = prompts.test_writing(ask, attempt["code"], rules, retry=broken, missing=missing)
     reply = ask_model(model, request, ctx, attempt["iteration"] - 1, TEST_TOKENS,
                       list(prompts.stop), step="tests")
     model_tests = extract(f"```python\n{attempt['code']}\n```", reply.text).tests
+    if missing:
+        model_tests = merged_tests(earlier, model_tests)
     tests, task_tests = with_task_tests(attempt["code"], model_tests, state["task"],
                                         state.get("extra_tests"))
     spent = tokens_of(reply)

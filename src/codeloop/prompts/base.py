@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from importlib import resources
 from string import Template
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
@@ -14,6 +15,7 @@ from codeloop.state import Attempt
 Family = Literal["chat", "starcoder"]
 FAMILIES: tuple[str, ...] = ("chat", "starcoder")
 TRIM_KEY = "codeloop_trim_rank"
+RULE_TEST = "test_rule_"  # the tests of stated rule n are named test_rule_<n>_... (nodes.rules)
 M = TypeVar("M", bound=BaseMessage)
 
 
@@ -29,6 +31,11 @@ def render(name: str, **values: Any) -> str:
     return template(name).substitute(values)
 
 
+def numbered(rules: Sequence[str]) -> str:
+    """The task's stated rules as a numbered list, one per line."""
+    return "\n".join(f"{number}. {rule}" for number, rule in enumerate(rules, 1))
+
+
 class PromptSet(Protocol):
     """What a family provides: the messages for each model call the loop makes."""
 
@@ -42,13 +49,18 @@ class PromptSet(Protocol):
         ...
 
     def test_writing(
-        self, generation: list[BaseMessage], solution: str, retry: bool = False
+        self, generation: list[BaseMessage], solution: str, rules: Sequence[str] = (),
+        retry: bool = False, missing: Sequence[int] = (),
     ) -> list[BaseMessage]:
-        """Messages asking for pytest tests of the solution (`retry`: the last could not run)."""
+        """Messages asking for pytest tests of the solution, one per stated rule if any.
+
+        `retry`: the tests written before could not run. `missing`: the numbers of the
+        rules that no passing test checks yet; only their tests are asked for.
+        """
         ...
 
-    def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:
-        """Messages asking for a structured verdict on `attempt`."""
+    def review(self, task: str, attempt: Attempt, rules: Sequence[str] = ()) -> list[BaseMessage]:
+        """Messages asking for a structured verdict on `attempt`, per stated rule if any."""
         ...
 
     def repair(self, problem: str) -> BaseMessage:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from codeloop.prompts.base import render
+from codeloop.prompts.base import RULE_TEST, numbered, render
 from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
+
+FREE_COUNT = "Write 3 to 5 short test functions, each checking one case."
+RULES_COUNT = ("Write short test functions, each checking one case: two for rule 1, then one "
+               "for each other rule, named for its rule (test_rule_1_..., test_rule_2_..., and "
+               "so on) and checking a case that the rule decides.")
 
 
 class ChatPrompts:
@@ -43,20 +49,33 @@ class ChatPrompts:
         return [SystemMessage(render("chat_generate_system")), HumanMessage(user)]
 
     def test_writing(
-        self, generation: list[BaseMessage], solution: str, retry: bool = False
+        self, generation: list[BaseMessage], solution: str, rules: Sequence[str] = (),
+        retry: bool = False, missing: Sequence[int] = (),
     ) -> list[BaseMessage]:
         """Follow the solution with a request for its tests, in the same conversation.
 
-        On a retry (the tests written before could not run) the request says so.
+        With the task's rules, one test per rule, named for it; with `missing`, tests of
+        those rules only. On a retry (the tests written before could not run) the
+        request says so.
         """
-        request = render("chat_tests_request") + (render("chat_tests_retry") if retry else "")
+        if rules:
+            listed = render("chat_tests_rules", rules=numbered(rules))
+            name, count = f"{RULE_TEST}<number>_<what_it_checks>", RULES_COUNT
+        else:
+            listed, name, count = "", "test_<what_it_checks>", FREE_COUNT
+        request = render("chat_tests_request", rules=listed, test_name=name, count=count)
+        request += render("chat_tests_retry") if retry else ""
+        if missing:
+            request += render("chat_tests_missing", rules=", ".join(map(str, missing)))
         return [*generation, AIMessage(solution), HumanMessage(request)]
 
-    def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:
-        """Ask for a JSON verdict on the attempt, given its test results."""
+    def review(self, task: str, attempt: Attempt, rules: Sequence[str] = ()) -> list[BaseMessage]:
+        """Ask for a JSON verdict on the attempt, given its test results (and rules, if any)."""
+        listed = render("chat_review_rules", rules=numbered(rules)) if rules else ""
         user = render(
             "chat_review_user",
             task=task.strip(),
+            rules=listed,
             code=attempt["code"].strip(),
             tests=attempt["tests"].strip(),
             results=test_summary(attempt),

@@ -21,7 +21,13 @@ def findings(attempt: Attempt, human_feedback: str | None = None) -> str:
     if attempt.get("parse_error"):
         lines.append(f"- Your reply could not be used: {attempt['parse_error']}")
     lines += _test_findings(attempt)
+    lines += [f"- No test checks this rule of the task yet; make sure the code follows it: {rule}"
+              for rule in attempt.get("untested_rules", [])]
     verdict = attempt.get("verdict")
+    if verdict:
+        lines += [f"- A rule of the task is not met: {answer['text']} (reviewer: "
+                  f"{answer['where'] or 'not handled'})"
+                  for answer in verdict.get("rules", []) if not answer["met"]]
     if verdict and not verdict["approved"]:
         lines += [f"- Reviewer: {issue}" for issue in verdict["issues"][:5]]
     if attempt.get("review_error"):

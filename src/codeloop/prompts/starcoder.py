@@ -15,11 +15,12 @@ token needs no stop sequence: TGI ends there by itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from codeloop.prompts.base import render, trimmable
+from codeloop.prompts.base import RULE_TEST, numbered, render, trimmable
 from codeloop.prompts.chat import test_summary
 from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
@@ -50,23 +51,32 @@ class StarCoderPrompts:
         return messages
 
     def test_writing(
-        self, generation: list[BaseMessage], solution: str, retry: bool = False
+        self, generation: list[BaseMessage], solution: str, rules: Sequence[str] = (),
+        retry: bool = False, missing: Sequence[int] = (),
     ) -> list[BaseMessage]:
         """The same file, continued after the solution with a tests section.
 
-        `retry` changes nothing here: the findings are already comments in the file.
+        With the task's rules, the section lists them and its first test is rule 1's (or
+        the first missing rule's). `retry` changes nothing here: the findings are already
+        comments in the file.
         """
+        listed = f"# One test per rule the task states:\n{comment(numbered(rules))}\n" if (
+            rules) else ""
+        if missing:
+            listed += f"# Still without a test: rules {', '.join(map(str, missing))}.\n"
+        first = missing[0] if missing else 1
         return [
             *generation,
             AIMessage(solution.rstrip("\n")),
-            HumanMessage(render("starcoder_tests_header")),
-            AIMessage(TESTS_START),
+            HumanMessage(render("starcoder_tests_header", rules=listed)),
+            AIMessage(f"def {RULE_TEST}{first}_" if rules else TESTS_START),
         ]
 
-    def review(self, task: str, attempt: Attempt) -> list[BaseMessage]:
+    def review(self, task: str, attempt: Attempt, rules: Sequence[str] = ()) -> list[BaseMessage]:
         """Write a review document that ends where the JSON verdict begins."""
+        listed = f"\n## Rules the task states\n\n{numbered(rules)}\n" if rules else ""
         head = render(
-            "starcoder_review_head", task=task.strip(), code=attempt["code"].strip()
+            "starcoder_review_head", task=task.strip(), rules=listed, code=attempt["code"].strip()
         )
         tests = render("starcoder_review_tests", tests=attempt["tests"].strip() or "# (none)")
         verdict = render("starcoder_review_verdict", results=test_summary(attempt))
