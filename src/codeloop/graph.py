@@ -44,16 +44,19 @@ def after_execute(state: State) -> Literal["write_tests", "review"]:
     """Tests are written once per run, for the first attempt that passes the task's examples.
 
     Again, once per attempt, if the ones written cannot run (the task's checks pass, so
-    the solution itself imports and runs), or if every test passes but some stated rule
-    has no passing test of its own (nodes.rules): then tests for those rules are added.
+    the solution itself imports and runs). And once per attempt if every test passes but
+    some stated rule has no passing test of its own (nodes.rules): then tests for those
+    rules are added.
     """
     attempt = state["current"]
-    if attempt["parse_error"] or attempt.get("tests_asked") or not trusted_pass(attempt):
+    if attempt["parse_error"] or not trusted_pass(attempt):
         return "review"
-    if not attempt.get("model_tests") or tests_broken(attempt):
+    if not attempt.get("tests_asked") and (not attempt.get("model_tests") or tests_broken(attempt)):
         return "write_tests"
+    if attempt.get("rules_asked") or blocking_failures(attempt):
+        return "review"
     missing = uncovered(attempt, rules_for(state["task"], attempt))
-    return "write_tests" if missing and not blocking_failures(attempt) else "review"
+    return "write_tests" if missing else "review"
 
 
 def build_graph(**compile_options: Any) -> Any:

@@ -55,6 +55,7 @@ def write_tests(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "task_tests": task_tests,
         "model_tests": model_tests,
         "tests_asked": True,
+        "rules_asked": attempt.get("rules_asked", False) or bool(missing),
         "tokens": {k: attempt["tokens"].get(k, 0) + v for k, v in spent.items()},
         "seconds": {**attempt["seconds"], "tests": round(time.monotonic() - started, 3)},
     }
