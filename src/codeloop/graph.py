@@ -53,7 +53,7 @@ def after_execute(state: State) -> Literal["write_tests", "review"]:
         return "review"
     if not attempt.get("tests_asked") and (not attempt.get("model_tests") or tests_broken(attempt)):
         return "write_tests"
-    if attempt.get("rules_asked") or blocking_failures(attempt):
+    if attempt.get("rules_asked") or not attempt.get("model_tests") or blocking_failures(attempt):
         return "review"
     missing = uncovered(attempt, rules_for(state["task"], attempt))
     return "write_tests" if missing else "review"

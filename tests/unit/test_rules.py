@@ -133,3 +133,11 @@ def test_a_rule_the_reviewer_says_is_not_met_blocks_approval_and_reaches_the_nex
     assert out["attempts"][0]["verdict"]["approved"] is True  # the overall word is not enough
     retry = model.prompts[3][-1].text
     assert "A rule of the task is not met: An empty list gives an empty list." in retry
+
+
+def test_a_model_that_writes_no_tests_is_asked_once_and_the_run_goes_on(scripted):
+    context, model = scripted([reply_code(CHUNK_CODE), "I cannot write tests.",
+                               reply_code(CHUNK_CODE), "Still no tests."], max_iterations=2)
+    out = graph.invoke({"task": CHUNK}, context=context)
+    assert out["status"] == "not_approved" and len(out["attempts"]) == 2
+    assert len(model.prompts) == 4  # per attempt: the solution, and tests asked for once

@@ -148,6 +148,7 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
         "refuted": sum(bool(c.get("refuted")) for c in attempt.get("checks", [])),
         "failing": blocking_failures(attempt)[:5],
         "approved": attempt.get("approved", False),
+        "seconds": attempt.get("seconds", {}),
         "hidden": bool(attempt["code"]) and score(problem, attempt["code"]).status == "passed",
     }
 

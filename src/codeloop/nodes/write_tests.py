@@ -25,7 +25,7 @@ from codeloop.state import Attempt, State
 
 # A short test per stated rule (at most 8) fits within this; small models that start
 # repeating asserts stop here.
-TEST_TOKENS = 640
+TEST_TOKENS = 512
 
 
 def write_tests(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -55,7 +55,8 @@ def write_tests(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "task_tests": task_tests,
         "model_tests": model_tests,
         "tests_asked": True,
-        "rules_asked": attempt.get("rules_asked", False) or bool(missing),
+        # A second request for the same attempt, whatever it was for, is the last one.
+        "rules_asked": bool(attempt.get("tests_asked") or missing),
         "tokens": {k: attempt["tokens"].get(k, 0) + v for k, v in spent.items()},
         "seconds": {**attempt["seconds"], "tests": round(time.monotonic() - started, 3)},
     }
