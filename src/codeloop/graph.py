@@ -25,7 +25,7 @@ from codeloop.state import InputState, State
 
 
 def route(state: State) -> Literal["generate", "human_review", "finalize"]:
-    """Approved, or out of budget: finalize (via a person with `human_review`).
+    """Approved, out of budget, or a stated rule left untested: finalize (or human_review).
 
     Otherwise another round with the findings. The context comes from `get_runtime()`,
     not an injected `runtime` parameter: edges also run under `update_state` (forks,
@@ -34,7 +34,11 @@ def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     """
     runtime = get_runtime(Context)
     ctx = context_of(runtime and runtime.context)
-    done = state["current"].get("approved") or state.get("iteration", 0) >= ctx.max_iterations
+    current = state["current"]
+    # Every test passes but a stated rule has none, even asked again: another attempt would
+    # be judged by the same tests, so the run ends here, not approved, with what it has.
+    untested = bool(current.get("untested_rules"))
+    done = current.get("approved") or untested or state.get("iteration", 0) >= ctx.max_iterations
     if not done:
         return "generate"
     return "human_review" if ctx.human_review else "finalize"

@@ -104,7 +104,7 @@ def test_tests_are_asked_per_rule_and_again_for_a_rule_without_one(scripted):
     out = graph.invoke({"task": CHUNK}, context=context)
     assert out["status"] == "approved"
     first_ask, second_ask = model.prompts[1][-1].text, model.prompts[2][-1].text
-    assert "1. Write a function chunk" in first_ask and "test_rule_<number>_" in first_ask
+    assert "1. Write a function chunk" in first_ask and "def test_rule_2_<what_it_checks>():" in first_ask
     assert "check none of these rules: 3." in second_ask
     final = out["final"]
     assert "def test_rule_1_splits" in final["tests"] and "def test_rule_3_zero_size" in final["tests"]
@@ -115,12 +115,12 @@ def test_tests_are_asked_per_rule_and_again_for_a_rule_without_one(scripted):
     assert [a["text"] for a in final["verdict"]["rules"]][1] == "An empty list gives an empty list."
 
 
-def test_a_rule_without_a_passing_test_blocks_approval_and_skips_the_review(scripted):
+def test_a_rule_without_a_passing_test_blocks_approval_and_ends_the_run(scripted):
     context, model = scripted([reply_code(CHUNK_CODE), reply_tests(RULE_1_2),
-                               reply_tests(RULE_1_2)], max_iterations=1)
+                               reply_tests(RULE_1_2)])
     out = graph.invoke({"task": CHUNK}, context=context)
-    assert out["status"] == "not_approved"
-    assert len(model.prompts) == 3  # solution, tests, tests for rule 3: no review
+    assert out["status"] == "not_approved" and len(out["attempts"]) == 1
+    assert len(model.prompts) == 3  # solution, tests, tests for rule 3: no review, no retry
     assert out["final"]["untested_rules"] == ["A size that is zero or negative raises ValueError."]
 
 

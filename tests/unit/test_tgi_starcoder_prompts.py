@@ -101,3 +101,17 @@ def test_the_loop_approves_with_completion_style_replies():
     assert out["final"]["report"]["passed"] == 2
     assert completion_prompt(model.prompts[1])[1] == TESTS_START
     assert completion_prompt(model.prompts[2])[0].startswith("<filename>REVIEW.md")
+
+
+def test_stated_rules_are_listed_and_the_tests_start_at_the_first_rule_wanted():
+    prompts = StarCoderPrompts()
+    generation = prompts.generation(TASK, "", None, None)
+    rules = ["Return the sum.", "Negative numbers are allowed."]
+    prompt, prefix = completion_prompt(
+        prompts.test_writing(generation, "def add(a, b):\n    return a + b\n", rules))
+    assert "# One test per rule the task states:\n# 1. Return the sum.\n" in prompt
+    assert prefix == "def test_rule_1_"
+    _, prefix = completion_prompt(prompts.test_writing(generation, "x = 1\n", rules, missing=[2]))
+    assert prefix == "def test_rule_2_"
+    review, _ = completion_prompt(prompts.review(TASK, PREVIOUS, rules))
+    assert "## Rules the task states\n\n1. Return the sum.\n2. Negative numbers" in review

@@ -12,9 +12,8 @@ from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
 
 FREE_COUNT = "Write 3 to 5 short test functions, each checking one case."
-RULES_COUNT = ("Write short test functions, each checking one case: two for rule 1, then one "
-               "for each other rule, named for its rule (test_rule_1_..., test_rule_2_..., and "
-               "so on) and checking a case that the rule decides.")
+RULES_COUNT = ("Write one short test function for each numbered rule, named for the rule "
+               "(test_rule_1_..., test_rule_2_..., and so on), checking a case the rule decides.")
 
 
 class ChatPrompts:
@@ -60,10 +59,11 @@ class ChatPrompts:
         """
         if rules:
             listed = render("chat_tests_rules", rules=numbered(rules))
-            name, count = f"{RULE_TEST}<number>_<what_it_checks>", RULES_COUNT
+            form = "\n\n\n".join(_test_form(f"{RULE_TEST}{n}_") for n in (1, 2))
+            count = RULES_COUNT
         else:
-            listed, name, count = "", "test_<what_it_checks>", FREE_COUNT
-        request = render("chat_tests_request", rules=listed, test_name=name, count=count)
+            listed, form, count = "", _test_form("test_"), FREE_COUNT
+        request = render("chat_tests_request", rules=listed, form=form, count=count)
         request += render("chat_tests_retry") if retry else ""
         if missing:
             request += render("chat_tests_missing", rules=", ".join(map(str, missing)))
@@ -85,6 +85,11 @@ class ChatPrompts:
     def repair(self, problem: str) -> BaseMessage:
         """Ask again for a verdict that parses."""
         return HumanMessage(render("chat_review_repair", problem=problem))
+
+
+def _test_form(prefix: str) -> str:
+    """The shape of one test function, as the request shows it."""
+    return f"def {prefix}<what_it_checks>():\n    assert <call> == <expected value>"
 
 
 def test_summary(attempt: Attempt) -> str:
