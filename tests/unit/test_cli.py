@@ -100,3 +100,14 @@ def test_a_reviewer_spec_whose_provider_is_missing_is_one_line(script, tmp_path,
         "error: the ollama model spec needs its LangChain package: pip install 'codeloop[ollama]'"
     )
     assert not list(tmp_path.iterdir())  # failed before anything was written
+
+
+def test_a_stated_rule_left_untested_is_named_when_the_run_ends(script, tmp_path: Path,
+                                                                capsys) -> None:
+    task = "Write add(a, b) returning the sum. Adding zero gives the other number back."
+    two = "def test_rule_1_small():\n    assert add(1, 2) == 3\n"
+    script([reply_with_code(ADD), reply_with_tests(two), reply_with_tests(two)])
+    assert main(["run", task, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "not_approved after 1 iteration(s)" in err
+    assert "no test covers this stated rule: Adding zero gives the other number back." in err

@@ -88,6 +88,8 @@ def show_outcome(err: Console, report: dict[str, Any], folder: Path, as_json: bo
     final = report.get("final") or {}
     if final.get("report"):
         err.print(f"tests: {final['report']['passed']}/{final['report']['total']} passed")
+    for rule in final.get("untested_rules", []):
+        err.print(f"no test covers this stated rule: {rule}", highlight=False, markup=False)
     err.print(f"results: {display_path(folder)}", highlight=False)
 
 

@@ -64,6 +64,9 @@ def describe_attempt(attempt: Attempt) -> list[str]:
         if test["outcome"] in ("failed", "error"):
             first = next((line for line in test["message"].splitlines() if line.strip()), "")
             lines.append(f"  {test['name']} {test['outcome']}: {first.strip()[:160]}")
+    lines += [f"  rule untested: {rule}" for rule in attempt.get("untested_rules", [])]
+    lines += [f"  rule not met: {answer['text']}" for answer in
+              (verdict.get("rules", []) if verdict else []) if not answer["met"]]
     for issue in verdict["issues"] if verdict else []:
         lines.append(f"  issue: {issue}")
     return lines

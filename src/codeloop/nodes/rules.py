@@ -5,8 +5,9 @@ ValueError", "no leading zeros (so "01" is invalid)"). Left to itself a small mo
 writes tests for the common case and a reviewer approves code that breaks a stated rule.
 So where the task has no examples of its own, each sentence of its text becomes a
 numbered rule: the tests are asked for one per rule (`test_rule_<n>_...`), an attempt
-with a rule no passing test checks cannot be approved, and the reviewer must answer per
-rule, met or not met; one rule not met blocks approval.
+with a rule no passing test checks cannot be approved (and once tests for it were asked
+for again, the run ends there: graph.route), and the reviewer must answer per rule, met
+or not met; one rule not met blocks approval.
 
 The rules are the task's own sentences, split here without a model call: a model asked
 to list requirements can drop or invent one, and a split cannot. Example lines (`>>>`
