@@ -81,3 +81,23 @@ def test_the_installed_build_passes_its_self_check_once(tmp_path, monkeypatch) -
         selfcheck._check_once.cache_clear()
     assert calls == [model_path]
     assert len(list((tmp_path / "selfcheck").glob("*.ok"))) == 1
+
+
+def test_the_reviewer_answers_as_many_rules_as_the_task_states(model) -> None:
+    """The per-rule verdict schema (a fixed count, numbered answers, a short "where")
+    compiles to llama.cpp's grammar and yields one answer per rule, in range."""
+    from codeloop.nodes.review import WHERE_CHARS, parse_verdict, verdict_schema
+    from codeloop.nodes.rules import stated_rules
+
+    task = ("Write a function median(values) that returns the median of a list of numbers. "
+            "The input list must not be modified. An empty list raises ValueError.")
+    attempt = {"iteration": 1, "code": "def median(values):\n    values.sort()\n"
+               "    return values[len(values) // 2]\n", "tests": "", "parse_error": None}
+    rules = stated_rules(task)
+    ask = prompts_for(model).review(task, attempt, rules)  # type: ignore[arg-type]
+    reply = model.invoke(ask, json_schema=verdict_schema(len(rules)), max_tokens=600,
+                         temperature=0.0)
+    verdict, problem = parse_verdict(reply.text)
+    assert verdict is not None, problem
+    assert len(verdict.rules) == 3 and {a.rule for a in verdict.rules} <= {1, 2, 3}
+    assert all(len(a.where) <= WHERE_CHARS for a in verdict.rules)

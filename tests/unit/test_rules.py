@@ -141,3 +141,10 @@ def test_a_model_that_writes_no_tests_is_asked_once_and_the_run_goes_on(scripted
     out = graph.invoke({"task": CHUNK}, context=context)
     assert out["status"] == "not_approved" and len(out["attempts"]) == 2
     assert len(model.prompts) == 4  # per attempt: the solution, and tests asked for once
+
+
+def test_a_rule_the_reviewer_left_unanswered_is_not_met():
+    from codeloop.nodes.review import parse_verdict
+
+    parsed, _ = parse_verdict(verdict(True, True))
+    assert parsed is not None and parsed.unmet(2) == [] and parsed.unmet(3) == [3]

@@ -54,9 +54,14 @@ class Verdict(BaseModel):
     score: int = Field(ge=0, le=10)
     approved: bool
 
-    def unmet(self) -> list[int]:
-        """The numbers of the rules the reviewer says are not met."""
-        return [answer.rule for answer in self.rules if not answer.met]
+    def unmet(self, count: int) -> list[int]:
+        """The numbers of the `count` rules the reviewer did not answer as met.
+
+        The grammar fixes how many answers there are, not that each rule gets one: a
+        rule answered twice leaves another unanswered, and that one is not met.
+        """
+        met = {answer.rule for answer in self.rules if answer.met}
+        return [number for number in range(1, count + 1) if number not in met]
 
 
 def verdict_schema(rules: int = 0) -> dict[str, object]:
@@ -96,7 +101,7 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         verdict, problem = _ask_reviewer(ctx, state["task"], attempt, rules, tokens)
     approved = bool(
         verdict and ready and verdict.approved and verdict.score >= ctx.review_threshold
-        and not verdict.unmet()
+        and not verdict.unmet(len(rules))
     )
     seconds = {**attempt["seconds"], "review": round(time.monotonic() - started, 3)}
     done: Attempt = {
