@@ -102,22 +102,6 @@ def test_without_trusted_checks_three_attempts_must_agree() -> None:
     assert not two[0].get("refuted") and three[0].get("refuted")
 
 
-def test_without_trusted_checks_one_program_written_three_times_is_one_vote() -> None:
-    def bare(code: str) -> dict:
-        attempt = _attempt({"test_a": ("failed", 4)})
-        attempt["checks"], attempt["code"] = attempt["checks"][1:], code
-        return attempt
-
-    same = "def f(x):\n    return 4\n"
-    relaid = "def f(x):  # the same program\n\n    return (4)\n"
-    other = "def f(x):\n    return 2 + 2\n"
-    alike = refute(bare(same)["checks"], [bare(relaid), bare(same)], False, code=same)
-    assert not alike[0].get("refuted")
-    distinct = refute(bare(same)["checks"], [bare(other), bare("def f(x): return 4 * 1")],
-                      False, code=same)
-    assert distinct[0].get("refuted")
-
-
 def test_review_only_when_nothing_but_refuted_checks_fails() -> None:
     attempt = _attempt({"test_a": ("failed", 4)})
     attempt["report"] = {"status": "failed", "passed": 1, "failed": 1, "total": 2, "detail": "",

@@ -174,8 +174,7 @@ def has_trusted(attempt: Attempt) -> bool:
 
 
 def refute(
-    current: list[CheckDict], earlier: list[Attempt], trusted: bool, task: str | None = None,
-    code: str | None = None,
+    current: list[CheckDict], earlier: list[Attempt], trusted: bool, task: str | None = None
 ) -> list[CheckDict]:
     """Mark the model checks that the task or the attempts passing its checks contradict.
 
@@ -186,15 +185,8 @@ def refute(
     the most common outcome of the check among those attempts is one value other than the
     expected one, given by at least two attempts (three when the task has no trusted
     check) and by more than give the expected.
-
-    Where the task has no trusted check, nothing else anchors the vote, so attempts with
-    the same program (`code` is the current one's) count once: a small model that writes
-    one wrong program three times must not outvote the test that catches it.
     """
-    passing = [a for a in earlier if a.get("checks") and trusted_pass(a)]
-    if not trusted and code is not None:
-        passing = _distinct(passing, code)
-    candidates = [a["checks"] for a in passing]
+    candidates = [a["checks"] for a in earlier if a.get("checks") and trusted_pass(a)]
     candidates.append(current)
     needed = 2 if trusted else 3
     stated = {c["call"]: c["expected"] for c in current if c["origin"] in TRUSTED}
@@ -208,26 +200,6 @@ def refute(
                 check = {**check, "refuted": True}
         marked.append(check)
     return marked
-
-
-def _distinct(attempts: list[Attempt], code: str) -> list[Attempt]:
-    """The attempts whose program differs from `code` and from each other's (by syntax tree)."""
-    seen = {_program(code)}
-    kept = []
-    for attempt in attempts:
-        program = _program(attempt["code"])
-        if program not in seen:
-            seen.add(program)
-            kept.append(attempt)
-    return kept
-
-
-def _program(code: str) -> str:
-    """The code's syntax tree, so that comments and layout do not make programs differ."""
-    try:
-        return ast.dump(ast.parse(code))
-    except UNPARSABLE:
-        return code.strip()
 
 
 def _outvoted(check: CheckDict, candidates: list[list[CheckDict]], needed: int) -> bool:

@@ -35,8 +35,7 @@ def execute(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         done["checks"] = run_checks(attempt["code"], wanted, limits)
         if trusted_pass(done):
             earlier = state.get("attempts") or []
-            done["checks"] = refute(done["checks"], earlier, has_trusted(done), state["task"],
-                                    attempt["code"])
+            done["checks"] = refute(done["checks"], earlier, has_trusted(done), state["task"])
     done["seconds"] = {**attempt["seconds"], "execute": round(time.monotonic() - started, 3)}
     return {"current": done}
 
