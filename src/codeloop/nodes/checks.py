@@ -7,9 +7,10 @@ Three kinds, by where they come from:
 
 The sandbox makes the calls and sends back plain values; they are compared here. Task
 and user checks are trusted: approval needs every one to pass. A model check can itself
-be wrong (a 0.5B model's expected values often are), so it is *refuted* when the attempts
-that pass every trusted check agree on another value: two such attempts where the task
-has trusted checks, three where it has none. A refuted check no longer blocks approval.
+be wrong (a 0.5B model's expected values often are), so it is *refuted* when two
+attempts that pass every trusted check agree on another value (only where the task has
+trusted checks), when a trusted check contradicts it, or when it expects an exception
+the task never names. A refuted check no longer blocks approval.
 """
 
 from __future__ import annotations
@@ -183,12 +184,15 @@ def refute(
     call and expects something else, when it expects an exception the task never names
     (a small model invents "invalid input" rules; checked when `task` is given), or when
     the most common outcome of the check among those attempts is one value other than the
-    expected one, given by at least two attempts (three when the task has no trusted
-    check) and by more than give the expected.
+    expected one, given by at least two attempts and by more than give the expected.
+
+    Only where the task has trusted checks: they anchor the vote. Without them, attempts
+    that agree share nothing but the model's belief (prose/bsearch: three different
+    programs, one wrong binary search, outvoted the tests that caught it, and the run
+    was approved), so there a failing model test stands unless contradicted or invented.
     """
     candidates = [a["checks"] for a in earlier if a.get("checks") and trusted_pass(a)]
     candidates.append(current)
-    needed = 2 if trusted else 3
     stated = {c["call"]: c["expected"] for c in current if c["origin"] in TRUSTED}
     marked = []
     for check in current:
@@ -196,7 +200,7 @@ def refute(
             contradicts = check["call"] in stated and stated[check["call"]] != check["expected"]
             invented = task is not None and check["expected"].startswith(RAISES) and (
                 check["expected"][len(RAISES):] not in task)
-            if contradicts or invented or _outvoted(check, candidates, needed):
+            if contradicts or invented or (trusted and _outvoted(check, candidates, 2)):
                 check = {**check, "refuted": True}
         marked.append(check)
     return marked
