@@ -230,7 +230,7 @@ def _outcome_key(check: CheckDict) -> str | None:
 def tests_broken(attempt: Attempt) -> bool:
     """The test file could not run although the task's checks pass, so the tests are at fault."""
     report = attempt.get("report")
-    return bool(report) and report["status"] == "error" and has_trusted(attempt)  # type: ignore[index]
+    return report is not None and report["status"] == "error" and has_trusted(attempt)
 
 
 def ready_for_review(attempt: Attempt) -> bool:

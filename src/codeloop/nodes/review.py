@@ -96,7 +96,8 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     verdict, problem = None, None
     rules = rules_for(state["task"], attempt)
     missing = uncovered(attempt, rules) if attempt.get("model_tests") else []
-    ready = ready_for_review(attempt) and not missing
+    could_pass = ready_for_review(attempt)
+    ready = could_pass and not missing
     if ready:
         verdict, problem = _ask_reviewer(ctx, state["task"], attempt, rules, tokens)
     approved = bool(
@@ -111,7 +112,7 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "review_error": problem,
         "approved": approved,
     }
-    if missing and ready_for_review(attempt):
+    if missing and could_pass:
         done["untested_rules"] = [rules[number - 1] for number in missing]
     if verdict is not None:
         done["verdict"] = _recorded(verdict, rules)
