@@ -141,6 +141,23 @@ def test_bad_offset_is_a_clear_error(capsys) -> None:
     assert "no humaneval problems at offset 500 (there are 164)" in capsys.readouterr().err
 
 
+def test_only_runs_the_named_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    model = ScriptedChatModel(script=_replier(CANONICAL["HumanEval/2"]))
+    monkeypatch.setenv("CODELOOP_MODEL", register_model(model))
+    args = ["eval", "humaneval", "--mode", "single", "--out", str(tmp_path)]
+    assert main([*args, "--only", "2, 0"]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in lines] == ["HumanEval/0", "HumanEval/2"]
+    assert "humaneval 2 chosen problems" in (tmp_path / "summary.md").read_text()
+    assert main([*args, "--only", "2,x9,164"]) == 2
+    assert main([*args, "--only", "2", "--offset", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no humaneval problem named 164, x9" in err
+    assert "--only picks problems by name: leave out --offset and --limit" in err
+
+
 def test_the_peers_retry_on_what_each_is_shown() -> None:
     problem = PROBLEMS["HumanEval/2"]
     crashes = WRONG["HumanEval/2"] + "\nraise RuntimeError('boom at import')\n"

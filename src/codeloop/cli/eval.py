@@ -43,6 +43,9 @@ def register(commands: Any) -> None:
                     help="humaneval (164 problems), or prose (16 tasks stated in sentences)")
     ev.add_argument("--limit", type=_positive, help="number of problems (default all)")
     ev.add_argument("--offset", type=_non_negative, default=0, help="skip the first K problems")
+    ev.add_argument("--only", type=_names, metavar="IDS",
+                    help="just these problems, by number or name, comma-separated "
+                    "(e.g. 32,38 or chunk,median); not with --offset or --limit")
     ev.add_argument(
         "--mode", choices=["single", "loop", "exec", "examples", "both", "all"], default="both",
         help="single calls, the loop, the peers (exec: retry on errors; examples: retry on the "
@@ -58,11 +61,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     """Run what is not done yet, then write the summary over everything done."""
     args.out = args.out or Path("results") / f"eval-{args.benchmark}"
     ray = ray_settings(args)
-    problems = BENCHMARKS[args.benchmark](args.offset, args.limit)
-    if not problems:
-        there = len(BENCHMARKS[args.benchmark](0, None))
-        raise ValueError(
-            f"no {args.benchmark} problems at offset {args.offset} (there are {there})")
+    problems = _chosen(args)
     modes: tuple[Mode, ...] = {"both": BOTH, "all": MODES}.get(args.mode, (args.mode,))
     context = context_from(args)
     if ray is None:  # on Ray the workers load the models, and say if they cannot
@@ -77,13 +76,33 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     errors = _run_with_progress(work, context, log, args.concurrency, err, ray)
     ids = {p.task_id for p in problems}
     records = [r for r in log.read() if r["task_id"] in ids and r["mode"] in modes]
-    last = args.offset + len(problems) - 1
-    title = f"{args.benchmark} {args.offset}..{last}, model {context.model}"
+    chosen = (f"{len(problems)} chosen problems" if args.only else
+              f"{args.offset}..{args.offset + len(problems) - 1}")
+    title = f"{args.benchmark} {chosen}, model {context.model}"
     print(write_summary(records, modes, args.out, title))
     err.print(f"results: {log.path}, {args.out / 'summary.md'}, {args.out / 'chart.png'}")
     if errors:
         err.print(f"[yellow]{errors} run(s) failed, not recorded: rerun to retry them[/yellow]")
     return 0 if not errors else 1
+
+
+def _chosen(args: argparse.Namespace) -> list[Any]:
+    """The problems to run: `--only`'s, or `--limit` of them from `--offset`."""
+    if args.only is None:
+        problems = BENCHMARKS[args.benchmark](args.offset, args.limit)
+        if not problems:
+            there = len(BENCHMARKS[args.benchmark](0, None))
+            raise ValueError(
+                f"no {args.benchmark} problems at offset {args.offset} (there are {there})")
+        return problems
+    if args.offset or args.limit:
+        raise ValueError("--only picks problems by name: leave out --offset and --limit")
+    problems = BENCHMARKS[args.benchmark](0, None)
+    named = {p.task_id.rsplit("/", 1)[-1]: p for p in problems}
+    unknown = sorted(name for name in args.only if name not in named)
+    if unknown:
+        raise ValueError(f"no {args.benchmark} problem named {', '.join(unknown)}")
+    return [p for p in problems if p.task_id.rsplit("/", 1)[-1] in args.only]
 
 
 def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurrency: int,
@@ -132,6 +151,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _names(text: str) -> set[str]:
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one problem")
+    return names
 
 
 def _non_negative(text: str) -> int:
