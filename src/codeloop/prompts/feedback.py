@@ -1,8 +1,8 @@
 """Turn a rejected attempt into findings the next generation can act on.
 
 Failing test messages are the most useful feedback a small model gets, so they come
-first and verbatim (pytest's assertion rewriting shows the values); reviewer issues and
-a person's feedback follow.
+first, as pytest wrote them up to the first `E` line (its assertion rewriting shows the
+values); reviewer issues and a person's feedback follow.
 """
 
 from __future__ import annotations
@@ -54,8 +54,20 @@ def _test_findings(attempt: Attempt) -> list[str]:
     for test in failing[:MAX_TESTS_SHOWN]:
         origin = " (a test from the task itself: the solution must pass it)" if (
             test["name"] in trusted) else ""
-        lines.append(f"- {test['name']}{origin} failed:\n{_indent(_clip(test['message']))}")
+        lines.append(f"- {test['name']}{origin} failed:\n{_indent(_clip(brief(test['message'])))}")
     return lines
+
+
+def brief(message: str) -> str:
+    """A pytest failure message up to its first `E` line: the line that failed, and what it got.
+
+    The `E` lines after it (blank ones, "Left contains one more item", "Use -v to get
+    more diff") repeat the first or speak to a person at a terminal. In a retry prompt
+    they cost prompt tokens, and the 0.5B model copied them into its next solution.
+    """
+    lines = message.strip().splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("E ")), len(lines))
+    return "\n".join(lines[: first + 1])
 
 
 def _clip(text: str) -> str:
