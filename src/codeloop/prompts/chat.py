@@ -12,8 +12,8 @@ from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
 
 FREE_COUNT = "Write 3 to 5 short test functions, each checking one case."
-RULES_COUNT = ("Fill in each test function above, keeping the rule number in its name: one "
-               "short test per rule, checking a case that rule decides.")
+RULES_COUNT = ("Write one short test function for each numbered rule, named for the rule "
+               "(test_rule_1_..., test_rule_2_..., and so on), checking a case the rule decides.")
 
 
 class ChatPrompts:
@@ -53,19 +53,17 @@ class ChatPrompts:
     ) -> list[BaseMessage]:
         """Follow the solution with a request for its tests, in the same conversation.
 
-        With the task's rules, the form has one test function per rule (with `missing`,
-        per missing rule), the rule as its comment: told only to write one test per
-        numbered rule, the 0.5B model wrote ten tests of rule 1 (test_rule_1_1 to
-        test_rule_1_10) and none of the others. On a retry (the tests written before
-        could not run) the request says so.
+        With the task's rules, one test per rule, named for it; with `missing`, tests of
+        those rules only. On a retry (the tests written before could not run) the
+        request says so.
         """
         if rules:
-            numbers = missing or range(1, len(rules) + 1)
-            form = "\n\n\n".join(_test_form(f"{RULE_TEST}{n}_", rules[n - 1]) for n in numbers)
+            listed = render("chat_tests_rules", rules=numbered(rules))
+            form = "\n\n\n".join(_test_form(f"{RULE_TEST}{n}_") for n in (1, 2))
             count = RULES_COUNT
         else:
-            form, count = _test_form("test_"), FREE_COUNT
-        request = render("chat_tests_request", form=form, count=count)
+            listed, form, count = "", _test_form("test_"), FREE_COUNT
+        request = render("chat_tests_request", rules=listed, form=form, count=count)
         request += render("chat_tests_retry") if retry else ""
         if missing:
             request += render("chat_tests_missing", rules=", ".join(map(str, missing)))
@@ -89,10 +87,9 @@ class ChatPrompts:
         return HumanMessage(render("chat_review_repair", problem=problem))
 
 
-def _test_form(prefix: str, rule: str = "") -> str:
-    """The shape of one test function, as the request shows it (with its rule, if any)."""
-    about = f"    # {' '.join(rule.split())}\n" if rule else ""
-    return f"def {prefix}<what_it_checks>():\n{about}    assert <call> == <expected value>"
+def _test_form(prefix: str) -> str:
+    """The shape of one test function, as the request shows it."""
+    return f"def {prefix}<what_it_checks>():\n    assert <call> == <expected value>"
 
 
 def test_summary(attempt: Attempt) -> str:
