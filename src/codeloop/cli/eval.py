@@ -27,7 +27,7 @@ from codeloop.batch.ray_cluster import RaySettings
 from codeloop.cli.options import add_run_options, context_from
 from codeloop.cli.ray_options import add_ray_options, ray_settings, ray_workers
 from codeloop.evals.harness import BOTH, MODES, Mode, ResultsLog, pending, run_all, run_all_on
-from codeloop.evals.humaneval import load_problems
+from codeloop.evals.humaneval import Problem, load_problems
 from codeloop.evals.prose import load_prose
 from codeloop.evals.summary import write_summary
 from codeloop.models import chat_model
@@ -86,7 +86,7 @@ def handle(args: argparse.Namespace, err: Console) -> int:
     return 0 if not errors else 1
 
 
-def _chosen(args: argparse.Namespace) -> list[Any]:
+def _chosen(args: argparse.Namespace) -> list[Problem]:
     """The problems to run: `--only`'s, or `--limit` of them from `--offset`."""
     if args.only is None:
         problems = BENCHMARKS[args.benchmark](args.offset, args.limit)
@@ -98,8 +98,8 @@ def _chosen(args: argparse.Namespace) -> list[Any]:
     if args.offset or args.limit:
         raise ValueError("--only picks problems by name: leave out --offset and --limit")
     problems = BENCHMARKS[args.benchmark](0, None)
-    named = {p.task_id.rsplit("/", 1)[-1]: p for p in problems}
-    unknown = sorted(name for name in args.only if name not in named)
+    named = {p.task_id.rsplit("/", 1)[-1] for p in problems}
+    unknown = sorted(args.only - named)
     if unknown:
         raise ValueError(f"no {args.benchmark} problem named {', '.join(unknown)}")
     return [p for p in problems if p.task_id.rsplit("/", 1)[-1] in args.only]
