@@ -97,12 +97,11 @@ def _chosen(args: argparse.Namespace) -> list[Problem]:
         return problems
     if args.offset or args.limit:
         raise ValueError("--only picks problems by name: leave out --offset and --limit")
-    problems = BENCHMARKS[args.benchmark](0, None)
-    named = {p.task_id.rsplit("/", 1)[-1] for p in problems}
-    unknown = sorted(args.only - named)
+    named = {p.task_id.rsplit("/", 1)[-1]: p for p in BENCHMARKS[args.benchmark](0, None)}
+    unknown = sorted(args.only - named.keys())
     if unknown:
         raise ValueError(f"no {args.benchmark} problem named {', '.join(unknown)}")
-    return [p for p in problems if p.task_id.rsplit("/", 1)[-1] in args.only]
+    return [problem for name, problem in named.items() if name in args.only]
 
 
 def _run_with_progress(work: list[Any], context: Any, log: ResultsLog, concurrency: int,

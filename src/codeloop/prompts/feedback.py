@@ -54,11 +54,11 @@ def _test_findings(attempt: Attempt) -> list[str]:
     for test in failing[:MAX_TESTS_SHOWN]:
         origin = " (a test from the task itself: the solution must pass it)" if (
             test["name"] in trusted) else ""
-        lines.append(f"- {test['name']}{origin} failed:\n{_indent(_clip(brief(test['message'])))}")
+        lines.append(f"- {test['name']}{origin} failed:\n{_indent(_clip(_brief(test['message'])))}")
     return lines
 
 
-def brief(message: str) -> str:
+def _brief(message: str) -> str:
     """A pytest failure message up to its first `E` line: the line that failed, and what it got.
 
     The `E` lines after it (blank ones, "Left contains one more item", "Use -v to get
