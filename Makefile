@@ -7,7 +7,11 @@
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-TASK ?= Write a function fizzbuzz(n) that returns a list of strings for 1..n: 'Fizz' for multiples of 3, 'Buzz' for multiples of 5, 'FizzBuzz' for multiples of both, otherwise the number itself.
+# The demo task is a file: its example sits on a line of its own, where the loop finds it.
+# Without an example nothing trusted checks the 0.5B model's own tests, and right code can
+# end not approved.
+DEMO_TASK := examples/fizzbuzz.md
+TASK ?=
 PYTEST_ARGS ?=
 LLAMA_BUILD := $(PY) -m codeloop.models.llama_build
 
@@ -42,7 +46,7 @@ llama-rebuild: | $(VENV)/bin/python
 	$(LLAMA_BUILD) --force
 
 run: $(VENV)/.run-installed llama
-	$(VENV)/bin/codeloop run "$(TASK)"
+	$(VENV)/bin/codeloop run $(if $(TASK),"$(TASK)",--file $(DEMO_TASK))
 
 test: $(VENV)/.test-installed llama
 	$(PY) -m pytest $(PYTEST_ARGS)
