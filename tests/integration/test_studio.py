@@ -18,10 +18,13 @@ from tests.langgraph_server import langgraph_dev
 pytestmark = pytest.mark.integration
 
 GRAPH = "codeloop"
+# With one example, as in test_cli_run: without it the AVX-512 build's model wrote wrong
+# expected values, nothing trusted refuted them, and right code ended not approved.
 FIZZBUZZ = (
     "Write a function fizzbuzz(n) that returns a list of strings for 1..n: 'Fizz' for "
     "multiples of 3, 'Buzz' for multiples of 5, 'FizzBuzz' for multiples of both, "
-    "otherwise the number itself."
+    "otherwise the number itself.\n"
+    "fizzbuzz(5) returns ['1', '2', 'Fizz', '4', 'Buzz']"
 )
 IS_EVEN = "Write a function is_even(n) that returns True if the integer n is even."
 
@@ -126,9 +129,9 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
     assert "review" in steps or "write_tests" in steps
     updates = [p.data for p in parts if p.event == "updates"]
     assert "def fizzbuzz" in updates[0]["generate"]["current"]["code"]  # progress, not just output
-    # the first execute may run the task's examples alone (none here): tests come from write_tests
+    # the first execute runs the task's example alone: the model's tests come from write_tests
     executed = [u["execute"]["current"]["report"] for u in updates if "execute" in u]
-    assert any(report["total"] >= 1 for report in executed)
+    assert any(report["total"] >= 2 for report in executed)  # the example and a model test
     tokens = [p.data for p in parts if p.event == "messages"]
     assert len(tokens) > 20  # the model's tokens, as they were written
     assert {meta["langgraph_node"] for _, meta in tokens} >= {"generate", "review"}
