@@ -93,3 +93,21 @@ def test_off_the_main_thread_the_work_runs_right_there() -> None:
     caller.start()
     caller.join(10)
     assert ran_on == [caller]
+
+
+def test_ctrl_c_delivered_to_the_work_s_thread_still_stops_it() -> None:
+    """The kernel may hand SIGINT to any thread; Python runs the handler on the main one."""
+    events: list[str] = []
+
+    def work(check: Callable[[], None]) -> str:
+        time.sleep(0.2)  # the main thread is waiting by now
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            check()
+            time.sleep(0.01)
+        return "never stopped"
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stoppable(work, lambda: events.append("stopping"))
+    assert events == ["stopping"]

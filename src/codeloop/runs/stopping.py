@@ -58,11 +58,25 @@ def run_stoppable(
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         threading.Thread(target=_into, args=(outcome, work, check), daemon=True).start()
-        return outcome.result()
+        return _wait(outcome)
     except Stopped:
         raise KeyboardInterrupt from None
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _wait(outcome: Future[T]) -> T:
+    """Wait for the outcome, waking often: a handler runs only when the main thread does.
+
+    The kernel may deliver SIGINT to any thread (here, the work's or llama.cpp's); Python
+    then runs the handler at the main thread's next bytecode, which a wait with no timeout
+    never reaches. A CI run saw the first Ctrl-C handled only after the run had ended.
+    """
+    while True:
+        try:
+            return outcome.result(timeout=0.1)
+        except TimeoutError:
+            continue
 
 
 def _into(outcome: Future[T], work: Callable[[Callable[[], None]], T],
