@@ -45,9 +45,20 @@ class DevServer:
 
 def free_port() -> int:
     """A port nothing listens on right now (2024, the default, may be taken)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports nothing listens on right now.
+
+    Each probe stays bound until all are chosen: probing one at a time can give the same
+    port twice (a CI run's `ray start` was refused for two components on one port).
+    """
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def write_config(workdir: Path) -> Path:

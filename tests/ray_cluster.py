@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.langgraph_server import free_ports
 
 RAY = Path(sys.executable).parent / "ray"
 START_SECONDS = 90.0
@@ -47,12 +48,6 @@ class RayCluster:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def ray_env() -> dict[str, str]:
     """The environment for `ray start` and drivers: our token, no usage statistics, no stray cluster."""
     env = {k: v for k, v in os.environ.items()
@@ -60,20 +55,17 @@ def ray_env() -> dict[str, str]:
     return {**env, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}
 
 
-def _node_ports() -> list[str]:
-    return [
-        "--dashboard-agent-listen-port", str(free_port()),
-        "--dashboard-agent-grpc-port", str(free_port()),
-        "--runtime-env-agent-port", str(free_port()),
-        "--metrics-export-port", str(free_port()),
-    ]
+SERVICES = ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+            "--runtime-env-agent-port", "--metrics-export-port"]
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _start(args: list[str], ports: list[int], log: Path) -> subprocess.Popen[bytes]:
+    """`ray start` with `args`, and the node's own SERVICES on `ports` (all different)."""
+    services = [f"{flag}={port}" for flag, port in zip(SERVICES, ports, strict=True)]
     with log.open("wb") as out:
         return subprocess.Popen(
             [str(RAY), "start", "--block", "--disable-usage-stats", "--node-ip-address",
-             "127.0.0.1", *args, *_node_ports()],
+             "127.0.0.1", *args, *services],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=ray_env(),
             start_new_session=True,
         )
@@ -90,7 +82,8 @@ def _wait_started(process: subprocess.Popen[bytes], log: Path) -> None:
 @contextmanager
 def ray_cluster(workdir: Path, cpus: int = 1) -> Iterator[RayCluster]:
     """A head and a second node, `cpus` CPUs each; both stopped afterwards."""
-    port = free_port()
+    # chosen together, so no two are the same; the second node's once the head holds its own
+    port, dashboard, client, *services = free_ports(3 + len(SERVICES))
     address = f"127.0.0.1:{port}"
     logs = [workdir / "head.log", workdir / "node.log"]
     processes: list[subprocess.Popen[bytes]] = []
@@ -99,10 +92,11 @@ def ray_cluster(workdir: Path, cpus: int = 1) -> Iterator[RayCluster]:
     try:
         processes.append(_start(
             ["--head", "--port", str(port), "--num-cpus", str(cpus), "--include-dashboard=false",
-             "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()),
-             "--temp-dir", temp], logs[0]))
+             "--dashboard-port", str(dashboard), "--ray-client-server-port", str(client),
+             "--temp-dir", temp], services, logs[0]))
         _wait_started(processes[0], logs[0])
-        processes.append(_start(["--address", address, "--num-cpus", str(cpus)], logs[1]))
+        processes.append(_start(["--address", address, "--num-cpus", str(cpus)],
+                                free_ports(len(SERVICES)), logs[1]))
         _wait_started(processes[1], logs[1])
         yield RayCluster(address, processes, logs)
     finally:

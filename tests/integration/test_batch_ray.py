@@ -34,7 +34,8 @@ from tests.batch_support import (
     write_tasks,
 )
 from tests.helpers import reply_with_code, reply_with_tests, reply_with_verdict
-from tests.ray_cluster import free_port, ray_cluster, ray_env
+from tests.langgraph_server import free_port
+from tests.ray_cluster import ray_cluster, ray_env
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
