@@ -10,16 +10,7 @@ from pathlib import Path
 
 from codeloop.nodes.checks import blocking_failures
 from codeloop.sandbox import run_sandboxed
-
-# With an example, as users write tasks: without one nothing trusted anchors the 0.5B
-# model's tests, and on an AVX-512 build (greedy output differs by CPU) it wrote wrong
-# expected values for fizzbuzz(4) onwards, so right code ended not approved (issue 15).
-FIZZBUZZ = (
-    "Write a function fizzbuzz(n) that returns a list of strings for 1..n: 'Fizz' for "
-    "multiples of 3, 'Buzz' for multiples of 5, 'FizzBuzz' for multiples of both, "
-    "otherwise the number itself.\n"
-    "fizzbuzz(5) returns ['1', '2', 'Fizz', '4', 'Buzz']"
-)
+from tests.helpers import FIZZBUZZ
 
 
 def codeloop(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

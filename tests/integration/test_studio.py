@@ -13,19 +13,12 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from codeloop.nodes.checks import blocking_failures
+from tests.helpers import FIZZBUZZ
 from tests.langgraph_server import langgraph_dev
 
 pytestmark = pytest.mark.integration
 
 GRAPH = "codeloop"
-# With one example, as in test_cli_run: without it the AVX-512 build's model wrote wrong
-# expected values, nothing trusted refuted them, and right code ended not approved.
-FIZZBUZZ = (
-    "Write a function fizzbuzz(n) that returns a list of strings for 1..n: 'Fizz' for "
-    "multiples of 3, 'Buzz' for multiples of 5, 'FizzBuzz' for multiples of both, "
-    "otherwise the number itself.\n"
-    "fizzbuzz(5) returns ['1', '2', 'Fizz', '4', 'Buzz']"
-)
 IS_EVEN = "Write a function is_even(n) that returns True if the integer n is even."
 
 
