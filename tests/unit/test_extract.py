@@ -77,6 +77,21 @@ def test_repeated_and_contradicting_asserts_are_split_and_deduplicated() -> None
     assert "== 3" not in tests and "test_add_3" not in tests
 
 
+def test_a_test_of_asserts_and_raises_blocks_is_split_into_one_test_per_check() -> None:
+    reply = (
+        "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n"
+        "    with pytest.raises(TypeError):\n        add(1, 'x')\n"
+        "    with pytest.raises(TypeError):\n        add(1, 'x')\n"
+        "\ndef test_setup():\n    with pytest.raises(TypeError):\n        add(1, 'x')\n"
+        "    numbers = [1, 2]\n    assert add(*numbers) == 3\n```"
+    )
+    tests = extract(reply).tests
+    assert "def test_add_1():\n    assert add(1, 1) == 2" in tests
+    assert "def test_add_2():\n    with pytest.raises(TypeError):\n        add(1, 'x')" in tests
+    assert "test_add_3" not in tests  # the repeated block
+    assert "def test_setup():\n    with pytest.raises" in tests  # not only checks: kept whole
+
+
 def test_main_guard_and_top_level_calls_are_dropped() -> None:
     reply = "```python\n" + CODE + "\nprint(add(1, 2))\nif __name__ == '__main__':\n    add(1, 2)\n\ndef test_add():\n    assert add(0, 0) == 0\n```"
     found = extract(reply)

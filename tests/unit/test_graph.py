@@ -262,3 +262,15 @@ def test_a_wrong_model_test_is_refuted_by_two_attempts_that_pass_the_examples(sc
     review = model.prompts[3][-1].text
     assert "Test results: passed: 2 of 2 passed." in review  # the refuted test is not counted
     assert "these tests expect wrong values: test_big" in review
+
+
+def test_invented_error_cases_written_in_one_test_are_refuted_and_do_not_block(scripted):
+    tests = ("def test_double():\n    assert double(3) == 6\n\n"
+             "def test_double_errors():\n    with pytest.raises(ValueError):\n        double(2)\n"
+             "    with pytest.raises(ValueError):\n        double(-1)\n")
+    context, model = scripted([reply_code(DOUBLE), reply_tests(tests), reply_verdict(True, 9)])
+    out = run(context, DOUBLE_TASK)
+    (attempt,) = out["attempts"]
+    refuted = {c["name"] for c in attempt["checks"] if c.get("refuted")}
+    assert refuted == {"test_double_errors_1", "test_double_errors_2"}
+    assert attempt["approved"] and out["status"] == "approved" and len(model.prompts) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
@@ -130,34 +131,50 @@ def _is_test_node(node: ast.stmt) -> bool:
 
 
 def _split_asserts(node: ast.stmt) -> list[str]:
-    """One test per distinct assert, for a test made only of asserts ([] otherwise).
+    """One test per distinct check, for a test made only of checks ([] otherwise).
 
-    Small models write one test with many asserts, often repeating a line or asserting
-    two different values for the same call. Separate tests tell the next attempt exactly
-    which cases fail; repeats are dropped and a call keeps only its first expected value.
+    A check is an assert or a `with pytest.raises(...)` block around one call. Small
+    models write one test with many checks, often repeating a line or asserting two
+    different values for the same call. Separate tests tell the next attempt exactly
+    which cases fail, and each can be judged on its own (nodes.checks): a block of
+    invented `pytest.raises(ValueError)` cases no longer hides among right asserts.
+    Repeats are dropped and a call keeps only its first expected value.
     """
     if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
         return []
     body = [n for n in node.body if not _is_docstring(n)]
-    if len(body) < 2 or not all(isinstance(n, ast.Assert) for n in body):
+    subjects = [_check_subject(n) for n in body]
+    if len(body) < 2 or None in subjects:
         return []
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     tests: list[str] = []
-    for statement in body:
-        assert isinstance(statement, ast.Assert)
-        subject = _assert_subject(statement)
+    for statement, subject in zip(body, subjects):
         if subject in seen:
             continue
         seen.add(subject)
-        tests.append(f"def {node.name}_{len(tests) + 1}():\n    {ast.unparse(statement)}")
+        source = textwrap.indent(ast.unparse(statement), "    ")
+        tests.append(f"def {node.name}_{len(tests) + 1}():\n{source}")
     return tests[:MAX_ASSERTS_PER_TEST]
 
 
-def _assert_subject(statement: ast.Assert) -> str:
-    test = statement.test
-    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-        return ast.unparse(test.left)
-    return ast.unparse(test)
+def _check_subject(statement: ast.stmt) -> str | None:
+    """What a check is about (the call it checks), or None if the statement is no check."""
+    if isinstance(statement, ast.Assert):
+        test = statement.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+            return ast.unparse(test.left)
+        return ast.unparse(test)
+    if (isinstance(statement, ast.With) and len(statement.items) == 1
+            and _is_raises(statement.items[0].context_expr) and len(statement.body) == 1
+            and isinstance(statement.body[0], ast.Expr)):
+        return ast.unparse(statement.body[0])
+    return None
+
+
+def _is_raises(node: ast.expr) -> bool:
+    """Whether `node` is a call of `pytest.raises`."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "raises")
 
 
 def _is_docstring(node: ast.stmt) -> bool:
