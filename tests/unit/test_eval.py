@@ -80,6 +80,7 @@ def test_loop_record_keeps_how_each_attempt_was_judged() -> None:
     [attempt] = record["attempts"]
     assert attempt["hidden"] is True and attempt["approved"] is True
     assert attempt["examples"] == "1/1"  # truncate_number(3.5) -> 0.5 from the docstring
+    assert "def test_zero():\n    assert truncate_number(1.0) == 0.0" in record["model_tests"]
 
 
 def test_results_log_survives_a_torn_line_and_pending_skips_done(tmp_path: Path) -> None:

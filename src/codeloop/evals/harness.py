@@ -123,6 +123,10 @@ def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
         "status": result.status,
         "iterations": len(attempts),
         "attempts": [_attempt_brief(problem, a) for a in attempts],
+        # The tests the model wrote for the run (shared by its attempts): to see why a run
+        # ended as it did, e.g. which expected values were wrong.
+        "model_tests": next((a["model_tests"] for a in reversed(attempts) if a.get("model_tests")),
+                            ""),
         "tokens": {
             key: sum(a["tokens"].get(key, 0) for a in attempts) for key in ("prompt", "completion")
         },
@@ -178,6 +182,7 @@ def evaluate(problem: Problem, mode: Mode, context: Context) -> dict[str, Any]:
         "hidden": {"status": hidden.status, "detail": hidden.detail[:300]},
         "code": solved["code"],
         "attempts": solved.get("attempts", []),
+        "model_tests": solved.get("model_tests", ""),
     }
 
 
