@@ -82,14 +82,21 @@ def test_a_test_of_asserts_and_raises_blocks_is_split_into_one_test_per_check() 
         "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n"
         "    with pytest.raises(TypeError):\n        add(1, 'x')\n"
         "    with pytest.raises(TypeError):\n        add(1, 'x')\n"
+        "    assert add(1, 1) == 3\n"
+        "\ndef test_add_1():\n    assert add(0, 0) == 0\n"
         "\ndef test_setup():\n    with pytest.raises(TypeError):\n        add(1, 'x')\n"
-        "    numbers = [1, 2]\n    assert add(*numbers) == 3\n```"
+        "    numbers = [1, 2]\n    assert add(*numbers) == 3\n"
+        "\ndef test_message():\n    with pytest.raises(TypeError) as error:\n        add(1, 'x')\n"
+        "    assert 'str' in str(error.value)\n```"
     )
     tests = extract(reply).tests
-    assert "def test_add_1():\n    assert add(1, 1) == 2" in tests
-    assert "def test_add_2():\n    with pytest.raises(TypeError):\n        add(1, 'x')" in tests
-    assert "test_add_3" not in tests  # the repeated block
+    assert "def test_add_2():\n    assert add(1, 1) == 2" in tests
+    assert "def test_add_3():\n    with pytest.raises(TypeError):\n        add(1, 'x')" in tests
+    assert "== 3" not in tests.split("def test_setup")[0]  # repeats of a call are dropped
+    assert "test_add_4" not in tests
+    assert "def test_add_1():\n    assert add(0, 0) == 0" in tests  # the model's own, kept
     assert "def test_setup():\n    with pytest.raises" in tests  # not only checks: kept whole
+    assert "def test_message():\n    with pytest.raises(TypeError) as error:" in tests
 
 
 def test_main_guard_and_top_level_calls_are_dropped() -> None:

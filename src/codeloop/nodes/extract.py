@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 TEST_HEADER = "import pytest\nfrom solution import *\n"
-MAX_ASSERTS_PER_TEST = 12
+MAX_CHECKS_PER_TEST = 12
 # What ast.parse raises on text it cannot read: besides syntax errors, a null byte
 # (ValueError) and nesting deeper than its stack (MemoryError from about 200 nested
 # brackets; a model cut off inside a nested example literal writes exactly that).
@@ -72,10 +72,11 @@ def _partition(reply: str) -> _Parts:
             continue
         parts.blocks += 1
         lines = block.splitlines()
+        taken = {n.name for n in module.body if isinstance(n, ast.FunctionDef)}
         for node in module.body:
             part = _source(lines, node)
             if _is_test_node(node):
-                parts.tests.extend(_split_asserts(node) or [part])
+                parts.tests.extend(_split_checks(node, taken) or [part])
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 if not _imports_solution(node):
                     parts.imports.append(part)
@@ -130,15 +131,16 @@ def _is_test_node(node: ast.stmt) -> bool:
     return isinstance(node, ast.ClassDef) and node.name.startswith("Test")
 
 
-def _split_asserts(node: ast.stmt) -> list[str]:
-    """One test per distinct check, for a test made only of checks ([] otherwise).
+def _split_checks(node: ast.stmt, taken: set[str]) -> list[str]:
+    """One test per distinct check, for a plain test made only of checks ([] otherwise).
 
-    A check is an assert or a `with pytest.raises(...)` block around one call. Small
-    models write one test with many checks, often repeating a line or asserting two
-    different values for the same call. Separate tests tell the next attempt exactly
+    A check is an assert or a `with pytest.raises(...):` block around one expression.
+    Small models write one test with many checks, often repeating a line or asserting
+    two different values for the same call. Separate tests tell the next attempt exactly
     which cases fail, and each can be judged on its own (nodes.checks): a block of
     invented `pytest.raises(ValueError)` cases no longer hides among right asserts.
-    Repeats are dropped and a call keeps only its first expected value.
+    Repeats are dropped, a call keeps only its first expected value, and the new names
+    avoid the `taken` ones (the block's other functions).
     """
     if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
         return []
@@ -148,33 +150,38 @@ def _split_asserts(node: ast.stmt) -> list[str]:
         return []
     seen: set[str | None] = set()
     tests: list[str] = []
-    for statement, subject in zip(body, subjects):
+    numbers = (n for n in range(1, 1000) if f"{node.name}_{n}" not in taken)
+    for statement, subject in zip(body, subjects, strict=True):
         if subject in seen:
             continue
         seen.add(subject)
         source = textwrap.indent(ast.unparse(statement), "    ")
-        tests.append(f"def {node.name}_{len(tests) + 1}():\n{source}")
-    return tests[:MAX_ASSERTS_PER_TEST]
+        tests.append(f"def {node.name}_{next(numbers)}():\n{source}")
+    return tests[:MAX_CHECKS_PER_TEST]
 
 
 def _check_subject(statement: ast.stmt) -> str | None:
-    """What a check is about (the call it checks), or None if the statement is no check."""
+    """What a check is about (what it calls), or None if the statement is no check.
+
+    A `pytest.raises(...) as name` block is no check: a later statement uses the name.
+    """
     if isinstance(statement, ast.Assert):
         test = statement.test
         if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
             return ast.unparse(test.left)
         return ast.unparse(test)
     if (isinstance(statement, ast.With) and len(statement.items) == 1
-            and _is_raises(statement.items[0].context_expr) and len(statement.body) == 1
-            and isinstance(statement.body[0], ast.Expr)):
+            and statement.items[0].optional_vars is None
+            and _is_pytest_raises(statement.items[0].context_expr)
+            and len(statement.body) == 1 and isinstance(statement.body[0], ast.Expr)):
         return ast.unparse(statement.body[0])
     return None
 
 
-def _is_raises(node: ast.expr) -> bool:
-    """Whether `node` is a call of `pytest.raises`."""
+def _is_pytest_raises(node: ast.expr) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "raises")
+            and node.func.attr == "raises" and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "pytest")
 
 
 def _is_docstring(node: ast.stmt) -> bool:
