@@ -117,6 +117,14 @@ MAX_TASK_CHARS = 10_000
 SLUG_WORDS = 6
 
 
+def latest_model_tests(attempts: list[Attempt]) -> str:
+    """The tests the model wrote for the run: the latest attempt's that has any ('' if none).
+
+    They are written once and only ever added to, so the latest are the run's tests.
+    """
+    return next((a["model_tests"] for a in reversed(attempts) if a.get("model_tests")), "")
+
+
 class TaskError(ValueError):
     """The task text is unusable (empty or too long)."""
 

@@ -32,7 +32,7 @@ from codeloop.nodes.extract import extract, with_task_definitions
 from codeloop.nodes.generate import ask_model
 from codeloop.runs.runner import run_task
 from codeloop.sandbox import Limits, TestReport, call_sandboxed
-from codeloop.state import Attempt, CheckDict, TestReportDict
+from codeloop.state import Attempt, CheckDict, TestReportDict, latest_model_tests
 
 if TYPE_CHECKING:  # Ray is an optional extra: run_all_on is used only with it
     from codeloop.batch.ray_pool import OnWorkers, WorkerPool
@@ -125,8 +125,7 @@ def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
         "attempts": [_attempt_brief(problem, a) for a in attempts],
         # The tests the model wrote for the run (shared by its attempts): to see why a run
         # ended as it did, e.g. which expected values were wrong.
-        "model_tests": next((a["model_tests"] for a in reversed(attempts) if a.get("model_tests")),
-                            ""),
+        "model_tests": latest_model_tests(attempts),
         "tokens": {
             key: sum(a["tokens"].get(key, 0) for a in attempts) for key in ("prompt", "completion")
         },

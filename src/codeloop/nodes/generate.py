@@ -20,7 +20,7 @@ from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.examples import example_tests
 from codeloop.nodes.extract import TEST_HEADER, extract, with_task_definitions
-from codeloop.state import Attempt, State, check_task
+from codeloop.state import Attempt, State, check_task, latest_model_tests
 from codeloop.tracing import call_config
 
 
@@ -47,8 +47,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     found = extract(reply.text)
     code = with_task_definitions(found.code, state["task"])
     # The run's tests if it has some; else any the model put in its reply.
-    model_tests = next((a["model_tests"] for a in reversed(attempts) if a.get("model_tests")),
-                       found.tests)
+    model_tests = latest_model_tests(attempts) or found.tests
     tests, task_tests = with_task_tests(code, model_tests, state["task"], state.get("extra_tests"))
     attempt: Attempt = {
         "iteration": len(attempts) + 1,
