@@ -66,6 +66,24 @@ def test_truncated_block_is_salvaged_up_to_the_last_complete_statement() -> None
     assert "test_a" in found.tests and "test_b" not in found.tests
 
 
+def test_a_test_the_token_limit_cut_into_valid_code_is_dropped() -> None:
+    # Cut after `correct_br`: still Python (a bare name), but not the test the model meant.
+    cut = "\ndef test_b():\n    with pytest.raises(ValueError):\n        ad"
+    found = extract("```python\n" + CODE + "\ndef test_a():\n    assert add(1, 2) == 3\n" + cut)
+    assert "test_a" in found.tests and "test_b" not in found.tests
+    closed = extract("```python\n" + CODE + "\ndef test_a():\n    assert add(1, 2) == 3\n```")
+    assert "test_a" in closed.tests  # a block that ends with its fence is whole
+
+
+def test_raises_blocks_that_assign_the_result_are_split_too() -> None:
+    reply = (
+        "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n"
+        "    with pytest.raises(TypeError):\n        result = add(1, 'x')\n```"
+    )
+    tests = extract(reply).tests
+    assert "def test_add_2():\n    with pytest.raises(TypeError):\n        result = add(1, 'x')" in tests
+
+
 def test_repeated_and_contradicting_asserts_are_split_and_deduplicated() -> None:
     reply = (
         "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n"

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from codeloop.nodes.examples import task_examples
-from codeloop.nodes.extract import UNPARSABLE
+from codeloop.nodes.extract import UNPARSABLE, is_docstring, raised_call
 from codeloop.sandbox import Call, CallReport, CallResult, Limits, call_sandboxed, decode, matches
 from codeloop.state import Attempt, CheckDict
 
 Origin = Literal["task", "user", "model"]
 TRUSTED: tuple[Origin, ...] = ("task", "user")
 RAISES = "raises "
+CONSTANT_PARTS = (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.BinOp, ast.UnaryOp,
+                  ast.expr_context, ast.operator, ast.unaryop)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,13 @@ def checks_in(tests: str, origin: Origin) -> list[Check]:
 
 
 def _single_check(body: list[ast.stmt]) -> tuple[str, str] | None:
-    """(call, expected) if the body is exactly one check, else None."""
+    """(call, expected) if the body, past a docstring, is exactly one check, else None.
+
+    `assert f(x) == ValueError` is read as the model meant it: f(x) should raise
+    ValueError. So the check can be judged like a `pytest.raises` one (and refuted when
+    the task never names the error); the pytest test itself still fails either way.
+    """
+    body = [statement for statement in body if not is_docstring(statement)]
     if len(body) != 1:
         return None
     statement = body[0]
@@ -78,11 +86,14 @@ def _single_check(body: list[ast.stmt]) -> tuple[str, str] | None:
             call, expected = compare.left, _unwrap_approx(compare.comparators[0])
             if _is_call(call) and _is_literal(expected):
                 return ast.unparse(call), ast.unparse(expected)
+            raised = _exception_name(expected)
+            if _is_call(call) and raised:
+                return ast.unparse(call), RAISES + raised
     if isinstance(statement, ast.With) and len(statement.items) == 1:
         raised = _raised_name(statement.items[0].context_expr)
-        inner = statement.body[0] if len(statement.body) == 1 else None
-        if raised and isinstance(inner, ast.Expr) and _is_call(inner.value):
-            return ast.unparse(inner.value), RAISES + raised
+        inner = raised_call(statement.body)
+        if raised and inner is not None and _is_call(inner):
+            return ast.unparse(inner), RAISES + raised
     return None
 
 
@@ -97,19 +108,33 @@ def _unwrap_approx(node: ast.expr) -> ast.expr:
 def _raised_name(node: ast.expr) -> str | None:
     """NAME of `pytest.raises(NAME)`, for a built-in exception class."""
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "raises" and len(node.args) == 1
-            and isinstance(node.args[0], ast.Name)):
-        name = node.args[0].id
-        builtin = getattr(builtins, name, None)
-        return name if isinstance(builtin, type) and issubclass(builtin, BaseException) else None
+            and node.func.attr == "raises" and len(node.args) == 1):
+        return _exception_name(node.args[0])
     return None
 
 
+def _exception_name(node: ast.expr) -> str | None:
+    """NAME if the node is the name of a built-in exception class, else None."""
+    if not isinstance(node, ast.Name):
+        return None
+    builtin = getattr(builtins, node.id, None)
+    return node.id if isinstance(builtin, type) and issubclass(builtin, BaseException) else None
+
+
 def _is_call(node: ast.expr) -> bool:
-    """A call of a plain name whose arguments are literals."""
+    """A call of a plain name whose arguments are constants (`'a' * 1000` is one too).
+
+    The call is made in the sandbox, so an argument can be any expression without names;
+    only the expected value must be a literal, since it is compared here.
+    """
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and all(_is_literal(a) for a in node.args)
-            and all(_is_literal(k.value) for k in node.keywords))
+            and all(_is_constant(a) for a in node.args)
+            and all(_is_constant(k.value) for k in node.keywords))
+
+
+def _is_constant(node: ast.expr) -> bool:
+    """A literal, or literals combined by operators: nothing that names or calls anything."""
+    return _is_literal(node) or all(isinstance(part, CONSTANT_PARTS) for part in ast.walk(node))
 
 
 def _is_literal(node: ast.expr) -> bool:

@@ -66,14 +66,18 @@ class _Parts:
 
 def _partition(reply: str) -> _Parts:
     parts = _Parts()
-    for block in _code_blocks(reply):
+    blocks = _code_blocks(reply)
+    for index, block in enumerate(blocks):
         module = _parse_salvaging(block)
         if module is None:
             continue
         parts.blocks += 1
         lines = block.splitlines()
         taken = {n.name for n in module.body if isinstance(n, ast.FunctionDef)}
-        for node in module.body:
+        body = module.body
+        if index == len(blocks) - 1 and _ends_cut(reply, block, body[-1]):
+            body = body[:-1]
+        for node in body:
             part = _source(lines, node)
             if _is_test_node(node):
                 parts.tests.extend(_split_checks(node, taken) or [part])
@@ -104,6 +108,18 @@ def _code_blocks(reply: str) -> list[str]:
         return blocks
     # No fences: accept the reply only if it is Python as a whole (some models omit them).
     return [reply] if _parse_salvaging(reply) is not None and "def " in reply else []
+
+
+def _ends_cut(reply: str, block: str, last: ast.stmt) -> bool:
+    """Whether `last`, a test, is where the token limit cut the reply short.
+
+    A cut that leaves the block unparsable is mended by dropping lines. But a cut can also
+    leave valid code that means something else: `correct_br` is a name, where the model
+    was writing `correct_bracketing(...)`; such a test would fail for nothing.
+    """
+    open_fence = reply.count("```") % 2 == 1
+    at_end = last.end_lineno == len(block.rstrip().splitlines())
+    return open_fence and at_end and _is_test_node(last)
 
 
 def _parse_salvaging(block: str) -> ast.Module | None:
@@ -144,7 +160,7 @@ def _split_checks(node: ast.stmt, taken: set[str]) -> list[str]:
     """
     if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
         return []
-    body = [n for n in node.body if not _is_docstring(n)]
+    body = [n for n in node.body if not is_docstring(n)]
     subjects = [_check_subject(n) for n in body]
     if len(body) < 2 or None in subjects:
         return []
@@ -172,9 +188,9 @@ def _check_subject(statement: ast.stmt) -> str | None:
         return ast.unparse(test)
     if (isinstance(statement, ast.With) and len(statement.items) == 1
             and statement.items[0].optional_vars is None
-            and _is_pytest_raises(statement.items[0].context_expr)
-            and len(statement.body) == 1 and isinstance(statement.body[0], ast.Expr)):
-        return ast.unparse(statement.body[0])
+            and _is_pytest_raises(statement.items[0].context_expr)):
+        call = raised_call(statement.body)
+        return None if call is None else ast.unparse(call)
     return None
 
 
@@ -184,7 +200,21 @@ def _is_pytest_raises(node: ast.expr) -> bool:
             and node.func.value.id == "pytest")
 
 
-def _is_docstring(node: ast.stmt) -> bool:
+def raised_call(body: list[ast.stmt]) -> ast.expr | None:
+    """The one call a `pytest.raises` block makes: `f(x)`, or `result = f(x)`, else None."""
+    if len(body) != 1:
+        return None
+    statement = body[0]
+    if isinstance(statement, ast.Expr):
+        return statement.value
+    if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)):
+        return statement.value
+    return None
+
+
+def is_docstring(node: ast.stmt) -> bool:
+    """A bare string statement: it documents and checks nothing."""
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
@@ -259,5 +289,5 @@ def _bound_names_of(node: ast.stmt) -> set[str]:
 def _is_stub(node: ast.stmt) -> bool:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return False
-    body = [n for n in node.body if not _is_docstring(n)]
-    return all(isinstance(n, ast.Pass) or _is_docstring(n) for n in body)
+    body = [n for n in node.body if not is_docstring(n)]
+    return all(isinstance(n, ast.Pass) or is_docstring(n) for n in body)
