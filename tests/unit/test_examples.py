@@ -45,3 +45,23 @@ def test_loosely_written_examples_are_skipped() -> None:
     tests = example_tests(task, CODE)
     assert tests.count("def test_task_example") == 1
     assert "below_zero([1]) == False" in tests and "(a)" not in tests
+
+
+def test_input_output_sections_pass_their_values_by_position() -> None:
+    code = "def fill(grid, capacity):\n    return 0\n"
+    task = (
+        "Example 1:\n    Input: grid = [[0,1], [1,1]], capacity = 2\n    Output: 2 # two trips\n"
+        "Example 2:\n    Input:\n        grid : [[1]]\n        bucket_capacity : 1\n    Output: 1\n"
+        "Example 3:\n    Input: [[1]]\n    Output: 1\n"  # one value for two parameters: skipped
+    )
+    tests = example_tests(task, code)
+    assert "def test_task_example_1():\n    assert fill([[0, 1], [1, 1]], 2) == 2\n" in tests
+    assert "def test_task_example_2():\n    assert fill([[1]], 1) == 1\n" in tests
+    assert "test_task_example_3" not in tests
+
+
+def test_becomes_examples_only_for_a_function_of_one_argument() -> None:
+    task = 'Write snake(name): "CamelCase" becomes "camel_case".'
+    one = example_tests(task, "def snake(name):\n    return name\n")
+    assert "assert snake(\"CamelCase\") == \"camel_case\"" in one
+    assert example_tests(task, "def snake(name, sep):\n    return name\n") == ""

@@ -1,7 +1,8 @@
 """Turn the examples written in a task into checks: a call and the literal it should give.
 
 A task often shows examples: `>>> f(2)` then `4`; `f(2) == 4`, `f(2) -> 4`, `f(2) => true`,
-`f(2)  # returns 4`, `* f(2) ➞ 4`; or in prose, "For lst = [1, 2] the output should be 3".
+`f(2)  # returns 4`, `* f(2) ➞ 4`; in prose, "For lst = [1, 2] the output should be 3";
+`Input: lst = [1, 2]` then `Output: 3`; and for a function of one argument, `"ab" becomes "ba"`.
 They are the most trustworthy checks the loop has, because the user wrote them, while a
 small model's own expected values are often wrong. Each becomes one check (judged outside
 the tested process) and one pytest test of the same name, so a failure names the example.
@@ -35,6 +36,15 @@ PROSE = re.compile(
     r"(?:should\s+be|is|will\s+be)\s+(?P<want>.+?)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
+# LeetCode-style: "Input: arr = [1, 2], k = 3" (or one `name : value` per line), "Output: 24".
+INPUT_OUTPUT = re.compile(
+    r"^[ \t]*Input[ \t]*:(?P<args>.*(?:\n(?![ \t]*(?:Input|Output)[ \t]*:).*)*?)"
+    r"\n[ \t]*Output[ \t]*:[ \t]*(?P<want>.+)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+NAMED_LINE = re.compile(r"^[A-Za-z_]\w*\s*:\s*")
+# For a function of one argument: `"aaabcc" becomes "a3b1c2"`.
+BECOMES = re.compile(r'(?P<arg>"[^"\n]*")\s+becomes\s+(?P<want>"[^"\n]*")')
 JSON_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
 TASK_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
@@ -53,7 +63,8 @@ def task_examples(task: str, code: str) -> list[Example]:
     defined = _defined_names(code)
     found: list[Example] = []
     seen: set[str] = set()
-    for call, want in _candidates(task, _task_function(task, defined)):
+    function = _task_function(task, defined)
+    for call, want in _candidates(task, function, _arity(code, function)):
         if call in seen or _called_name(call) not in defined:
             continue
         seen.add(call)
@@ -73,8 +84,12 @@ def is_example(test_name: str) -> bool:
     return test_name.startswith(PREFIX)
 
 
-def _candidates(task: str, function: str | None) -> list[tuple[str, str]]:
-    """(call, expected) pairs in the order the task shows them, valid ones only."""
+def _candidates(task: str, function: str | None, arity: int | None) -> list[tuple[str, str]]:
+    """(call, expected) pairs in the order the task shows them, valid ones only.
+
+    `arity` is how many parameters `function` takes: examples that name no function
+    (Input/Output sections, "x becomes y") are used only when their arguments fit it.
+    """
     pairs = [(m["expr"], m["want"].strip().splitlines()[0]) for m in DOCTEST.finditer(task)]
     in_examples = False
     for line in task.splitlines():
@@ -85,6 +100,9 @@ def _candidates(task: str, function: str | None) -> list[tuple[str, str]]:
     if function is not None:
         pairs += [(f"{function}({args})", m["want"]) for m in PROSE.finditer(task)
                   if (args := _keyword_args(m["args"])) is not None]
+        pairs += _input_output(task, function, arity)
+        if arity == 1:
+            pairs += [(f"{function}({m['arg']})", m["want"]) for m in BECOMES.finditer(task)]
     cleaned = [(expr.strip(), _literal_source(want)) for expr, want in pairs]
     return [(e, w) for e, w in cleaned if w is not None and _valid(e, w)]
 
@@ -127,6 +145,43 @@ def _closing_paren(text: str, start: int) -> int | None:
             if depth == 0:
                 return index
     return None
+
+
+def _input_output(task: str, function: str, arity: int | None) -> list[tuple[str, str]]:
+    """(call, expected) from Input:/Output: sections whose values fit the function's arity.
+
+    The inputs' names are often not the parameters' (`bucket_capacity` for `capacity`),
+    so the values are passed by position, in the order the section lists them.
+    """
+    pairs = []
+    for match in INPUT_OUTPUT.finditer(task):
+        values = _input_values(match["args"])
+        if values is not None and len(values) == arity:
+            pairs.append((f"{function}({', '.join(values)})", _without_comment(match["want"])))
+    return pairs
+
+
+def _input_values(text: str) -> list[str] | None:
+    """The values of an Input: section, in order: `a = 1, b = [2]`, `3`, or `name : value` lines."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for args in (" ".join(lines), ", ".join(NAMED_LINE.sub("", line) for line in lines)):
+        try:
+            call = ast.parse(f"f({args})", mode="eval").body
+        except UNPARSABLE:
+            continue
+        if isinstance(call, ast.Call) and all(k.arg for k in call.keywords):
+            return [ast.unparse(v) for v in (*call.args, *(k.value for k in call.keywords))]
+    return None
+
+
+def _without_comment(want: str) -> str:
+    """`24 # sum of 21 + 3` -> `24`; a `#` inside a literal stays."""
+    head = want.split("#")[0]
+    try:
+        ast.literal_eval(head.strip())
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return want
+    return head
 
 
 def _keyword_args(text: str) -> str | None:
@@ -174,6 +229,21 @@ def _task_function(task: str, defined: set[str]) -> str | None:
         return str(named[-1])
     public = sorted(name for name in defined if not name.startswith("_"))
     return public[0] if len(public) == 1 else None
+
+
+def _arity(code: str, function: str | None) -> int | None:
+    """How many parameters `function` takes in `code` (None if unknown or variadic)."""
+    try:
+        module = ast.parse(code)
+    except UNPARSABLE:
+        return None
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+            params = node.args
+            if params.vararg or params.kwarg:
+                return None
+            return len(params.posonlyargs) + len(params.args)
+    return None
 
 
 def _called_name(expr: str) -> str | None:
