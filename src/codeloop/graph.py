@@ -18,7 +18,12 @@ from langgraph.runtime import get_runtime
 
 from codeloop.context import Context, context_of
 from codeloop.nodes import execute, finalize, generate, review, write_tests
-from codeloop.nodes.checks import blocking_failures, tests_broken, trusted_pass
+from codeloop.nodes.checks import (
+    blocking_failures,
+    only_model_tests_fail,
+    tests_broken,
+    trusted_pass,
+)
 from codeloop.nodes.human_review import human_review
 from codeloop.nodes.rules import rules_for, uncovered
 from codeloop.state import InputState, State
@@ -27,10 +32,11 @@ from codeloop.state import InputState, State
 def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     """Approved, out of budget, or a stated rule left untested: finalize (or human_review).
 
-    Otherwise another round with the findings. The context comes from `get_runtime()`,
-    not an injected `runtime` parameter: edges also run under `update_state` (forks,
-    Studio's state editing), which provides no runtime and rejects an edge that asks for
-    one (langgraph#6340). There the defaults apply.
+    Otherwise another round with the findings; at the end of the budget, one more only
+    to settle a dispute with the model's own tests (`_dispute_open`). The context comes
+    from `get_runtime()`, not an injected `runtime` parameter: edges also run under
+    `update_state` (forks, Studio's state editing), which provides no runtime and rejects
+    an edge that asks for one (langgraph#6340). There the defaults apply.
     """
     runtime = get_runtime(Context)
     ctx = context_of(runtime and runtime.context)
@@ -38,10 +44,27 @@ def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     # Every test passes but a stated rule has none, even asked again: another attempt would
     # be judged by the same tests, so the run ends here, not approved, with what it has.
     untested = bool(current.get("untested_rules"))
-    done = current.get("approved") or untested or state.get("iteration", 0) >= ctx.max_iterations
+    spent = state.get("iteration", 0) >= ctx.max_iterations and not _dispute_open(state, ctx)
+    done = current.get("approved") or untested or spent
     if not done:
         return "generate"
     return "human_review" if ctx.human_review else "finalize"
+
+
+def _dispute_open(state: State, ctx: Context) -> bool:
+    """The budget ended on an attempt that only the model's own tests dispute, unanswered.
+
+    That attempt passes every check the task gives; only tests the model wrote, whose
+    expected values a small model often gets wrong, block it. What settles such a dispute
+    is a second opinion, an attempt written from the task alone (nodes.checks): if it
+    agrees with this one, the tests are refuted. If the budget ran out before one could
+    be made, one more attempt is made, once (never where the budget allows no retry at all).
+    """
+    attempts = state.get("attempts") or []
+    if ctx.max_iterations < 2 or state.get("iteration", 0) != ctx.max_iterations:
+        return False
+    answered = len(attempts) > 1 and only_model_tests_fail(attempts[-2])
+    return only_model_tests_fail(state["current"]) and not answered
 
 
 def after_execute(state: State) -> Literal["write_tests", "review"]:

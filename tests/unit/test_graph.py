@@ -274,3 +274,28 @@ def test_invented_error_cases_written_in_one_test_are_refuted_and_do_not_block(s
     refuted = {c["name"] for c in attempt["checks"] if c.get("refuted")}
     assert refuted == {"test_double_errors_1", "test_double_errors_2"}
     assert attempt["approved"] and out["status"] == "approved" and len(model.prompts) == 3
+
+
+def test_a_budget_ending_on_a_dispute_with_the_models_tests_gets_one_second_opinion(scripted):
+    wrong = "def double(x):\n    return x * 3\n"
+    wrong_test = "def test_big():\n    assert double(5) == 11\n\ndef test_zero():\n    assert double(0) == 0\n"
+    context, model = scripted(
+        [reply_code(wrong), reply_code(DOUBLE), reply_tests(wrong_test), reply_code(DOUBLE),
+         reply_verdict(True, 9)],
+        max_iterations=2,
+    )
+    out = run(context, DOUBLE_TASK)
+    assert [a["iteration"] for a in out["attempts"]] == [1, 2, 3]
+    assert out["status"] == "approved" and out["attempts"][2]["approved"]
+    assert "test_big" not in model.prompts[3][-1].text  # written from the task alone
+
+
+def test_no_second_opinion_past_the_budget_when_one_was_already_given(scripted):
+    wrong_test = "def test_big():\n    assert double(5) == 11\n\ndef test_zero():\n    assert double(0) == 0\n"
+    other = "def double(x):\n    return 12 if x == 5 else x + x\n"  # a second opinion, not agreeing
+    context, model = scripted(
+        [reply_code(DOUBLE), reply_tests(wrong_test), reply_code(other)], max_iterations=2
+    )
+    out = run(context, DOUBLE_TASK)
+    assert len(out["attempts"]) == 2 and out["status"] == "not_approved"
+    assert len(model.prompts) == 3  # the second attempt was the second opinion: no third

@@ -19,7 +19,8 @@ from codeloop.runs.store import RunRecord, Store
 
 def describe(p: Progress) -> str:
     """One line saying where the run is."""
-    parts = [f"{p.node:<9}", f"iteration {p.iteration}/{p.max_iterations}"]
+    extra = " (second opinion)" if p.iteration > p.max_iterations else ""
+    parts = [f"{p.node:<9}", f"iteration {p.iteration}/{p.max_iterations}{extra}"]
     if p.tests_total is not None:
         parts.append(f"tests {p.tests_passed}/{p.tests_total} passed")
     if p.score is not None:
