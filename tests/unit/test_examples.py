@@ -58,10 +58,3 @@ def test_input_output_sections_pass_their_values_by_position() -> None:
     assert "def test_task_example_1():\n    assert fill([[0, 1], [1, 1]], 2) == 2\n" in tests
     assert "def test_task_example_2():\n    assert fill([[1]], 1) == 1\n" in tests
     assert "test_task_example_3" not in tests
-
-
-def test_becomes_examples_only_for_a_function_of_one_argument() -> None:
-    task = 'Write snake(name): "CamelCase" becomes "camel_case".'
-    one = example_tests(task, "def snake(name):\n    return name\n")
-    assert "assert snake(\"CamelCase\") == \"camel_case\"" in one
-    assert example_tests(task, "def snake(name, sep):\n    return name\n") == ""

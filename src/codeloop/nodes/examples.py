@@ -2,7 +2,7 @@
 
 A task often shows examples: `>>> f(2)` then `4`; `f(2) == 4`, `f(2) -> 4`, `f(2) => true`,
 `f(2)  # returns 4`, `* f(2) ➞ 4`; in prose, "For lst = [1, 2] the output should be 3";
-`Input: lst = [1, 2]` then `Output: 3`; and for a function of one argument, `"ab" becomes "ba"`.
+and `Input: lst = [1, 2]` then `Output: 3`.
 They are the most trustworthy checks the loop has, because the user wrote them, while a
 small model's own expected values are often wrong. Each becomes one check (judged outside
 the tested process) and one pytest test of the same name, so a failure names the example.
@@ -43,8 +43,6 @@ INPUT_OUTPUT = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 NAMED_LINE = re.compile(r"^[A-Za-z_]\w*\s*:\s*")
-# For a function of one argument: `"aaabcc" becomes "a3b1c2"`.
-BECOMES = re.compile(r'(?P<arg>"[^"\n]*")\s+becomes\s+(?P<want>"[^"\n]*")')
 JSON_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
 TASK_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
@@ -87,8 +85,8 @@ def is_example(test_name: str) -> bool:
 def _candidates(task: str, function: str | None, arity: int | None) -> list[tuple[str, str]]:
     """(call, expected) pairs in the order the task shows them, valid ones only.
 
-    `arity` is how many parameters `function` takes: examples that name no function
-    (Input/Output sections, "x becomes y") are used only when their arguments fit it.
+    `arity` is how many parameters `function` takes: Input/Output sections name no
+    function, so they are used only when their values fit it.
     """
     pairs = [(m["expr"], m["want"].strip().splitlines()[0]) for m in DOCTEST.finditer(task)]
     in_examples = False
@@ -101,8 +99,6 @@ def _candidates(task: str, function: str | None, arity: int | None) -> list[tupl
         pairs += [(f"{function}({args})", m["want"]) for m in PROSE.finditer(task)
                   if (args := _keyword_args(m["args"])) is not None]
         pairs += _input_output(task, function, arity)
-        if arity == 1:
-            pairs += [(f"{function}({m['arg']})", m["want"]) for m in BECOMES.finditer(task)]
     cleaned = [(expr.strip(), _literal_source(want)) for expr, want in pairs]
     return [(e, w) for e, w in cleaned if w is not None and _valid(e, w)]
 
