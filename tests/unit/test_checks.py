@@ -38,7 +38,6 @@ def test_checks_written_in_other_common_shapes_are_still_checks() -> None:
     tests = (
         'def test_doc():\n    """Adds two small numbers."""\n    assert add(1, 2) == 3\n\n'
         "def test_assigned():\n    with pytest.raises(TypeError):\n        total = add(1, 'x')\n\n"
-        "def test_meant_to_raise():\n    assert add(0, 0) == ValueError\n\n"
         "def test_built_argument():\n    assert add('a' * 3, 'b') == 'aaab'\n\n"
         "def test_named_argument():\n    assert add(len('ab'), 1) == 3\n\n"
         "def test_not_an_error():\n    assert add(0, 0) == print\n"
@@ -47,12 +46,10 @@ def test_checks_written_in_other_common_shapes_are_still_checks() -> None:
     assert [(c.name, c.call, c.expected) for c in found] == [
         ("test_doc", "add(1, 2)", "3"),
         ("test_assigned", "add(1, 'x')", "raises TypeError"),
-        ("test_meant_to_raise", "add(0, 0)", "raises ValueError"),
         ("test_built_argument", "add('a' * 3, 'b')", "'aaab'"),
     ]
     judged = {c["name"]: c["outcome"] for c in run_checks(ADD, found, LIMITS)}
-    assert judged == {"test_doc": "passed", "test_assigned": "passed",
-                      "test_meant_to_raise": "failed", "test_built_argument": "passed"}
+    assert judged == {"test_doc": "passed", "test_assigned": "passed", "test_built_argument": "passed"}
 
 
 def test_values_are_compared_here_and_an_object_that_equals_everything_fails() -> None:

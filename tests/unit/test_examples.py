@@ -58,3 +58,20 @@ def test_input_output_sections_pass_their_values_by_position() -> None:
     assert "def test_task_example_1():\n    assert fill([[0, 1], [1, 1]], 2) == 2\n" in tests
     assert "def test_task_example_2():\n    assert fill([[1]], 1) == 1\n" in tests
     assert "test_task_example_3" not in tests
+
+
+def test_input_values_named_as_the_parameters_go_where_their_parameter_is() -> None:
+    code = "def fill(grid, capacity=1, memo=None):\n    return 0\n"
+    task = ("Input: capacity = 2, grid = [[1]]\nOutput: 1\n\n"
+            "Input: [[1]]\nOutput: 1\n\n"  # the parameters with defaults may be left out
+            "Input: *[[1], 2]\nOutput: 1\n")
+    tests = example_tests(task, code)
+    assert "def test_task_example_1():\n    assert fill([[1]], 2) == 1\n" in tests
+    assert "def test_task_example_2():\n    assert fill([[1]]) == 1\n" in tests
+    assert "test_task_example_3" not in tests
+
+
+def test_input_output_examples_follow_the_tasks_signature_not_the_attempts() -> None:
+    task = 'def fill(grid, capacity):\n    """\n    Input: [[1]], 2\n    Output: 1\n    """\n'
+    code = "def fill(grid, capacity, memo, depth):\n    return 0\n"  # required extras
+    assert "assert fill([[1]], 2) == 1" in example_tests(task, code)

@@ -75,6 +75,23 @@ def test_a_test_the_token_limit_cut_into_valid_code_is_dropped() -> None:
     assert "test_a" in closed.tests  # a block that ends with its fence is whole
 
 
+def test_a_test_comparing_to_an_error_class_is_rewritten_as_meant() -> None:
+    # As written it can never pass; the model meant that the call raises.
+    reply = (
+        "```python\n" + CODE + "\ndef test_one():\n    assert add(0, 0) == ValueError\n\n"
+        "def test_two():\n    assert add(1, 1) == 2\n    assert add(0, 0) == ValueError\n```"
+    )
+    tests = extract(reply).tests
+    assert "def test_one():\n    with pytest.raises(ValueError):\n        add(0, 0)" in tests
+    assert "def test_two_2():\n    with pytest.raises(ValueError):\n        add(0, 0)" in tests
+    assert "== ValueError" not in tests
+
+
+def test_a_closed_block_followed_by_an_unclosed_shell_block_keeps_its_last_test() -> None:
+    reply = "```python\n" + CODE + "\ndef test_a():\n    assert add(1, 2) == 3\n```\nRun:\n```bash\npytest\n"
+    assert "def test_a" in extract(reply).tests
+
+
 def test_raises_blocks_that_assign_the_result_are_split_too() -> None:
     reply = (
         "```python\n" + CODE + "\ndef test_add():\n    assert add(1, 1) == 2\n"

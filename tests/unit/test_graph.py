@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from codeloop.cli.live import describe
 from codeloop.graph import graph
+from codeloop.runs.runner import Progress
 from codeloop.state import TaskError
 from tests.helpers import reply_with_code as reply_code
 from tests.helpers import reply_with_tests as reply_tests
@@ -299,3 +301,16 @@ def test_no_second_opinion_past_the_budget_when_one_was_already_given(scripted):
     out = run(context, DOUBLE_TASK)
     assert len(out["attempts"]) == 2 and out["status"] == "not_approved"
     assert len(model.prompts) == 3  # the second attempt was the second opinion: no third
+
+
+def test_a_budget_of_one_attempt_gets_no_second_opinion(scripted):
+    wrong_test = "def test_big():\n    assert double(5) == 11\n\ndef test_zero():\n    assert double(0) == 0\n"
+    context, model = scripted([reply_code(DOUBLE), reply_tests(wrong_test)], max_iterations=1)
+    out = run(context, DOUBLE_TASK)
+    assert len(out["attempts"]) == 1 and out["status"] == "not_approved"
+    assert len(model.prompts) == 2
+
+
+def test_the_progress_line_names_the_attempt_past_the_budget() -> None:
+    assert "iteration 3/3 ·" in describe(Progress(iteration=3, max_iterations=3))
+    assert "iteration 4/3 (second opinion)" in describe(Progress(iteration=4, max_iterations=3))

@@ -70,12 +70,7 @@ def checks_in(tests: str, origin: Origin) -> list[Check]:
 
 
 def _single_check(body: list[ast.stmt]) -> tuple[str, str] | None:
-    """(call, expected) if the body, past a docstring, is exactly one check, else None.
-
-    `assert f(x) == ValueError` is read as the model meant it: f(x) should raise
-    ValueError. So the check can be judged like a `pytest.raises` one (and refuted when
-    the task never names the error); the pytest test itself still fails either way.
-    """
+    """(call, expected) if the body, past a docstring, is exactly one check, else None."""
     body = [statement for statement in body if not is_docstring(statement)]
     if len(body) != 1:
         return None
@@ -86,9 +81,6 @@ def _single_check(body: list[ast.stmt]) -> tuple[str, str] | None:
             call, expected = compare.left, _unwrap_approx(compare.comparators[0])
             if _is_call(call) and _is_literal(expected):
                 return ast.unparse(call), ast.unparse(expected)
-            raised = _exception_name(expected)
-            if _is_call(call) and raised:
-                return ast.unparse(call), RAISES + raised
     if isinstance(statement, ast.With) and len(statement.items) == 1:
         raised = _raised_name(statement.items[0].context_expr)
         inner = raised_call(statement.body)

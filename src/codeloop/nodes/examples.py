@@ -62,7 +62,7 @@ def task_examples(task: str, code: str) -> list[Example]:
     found: list[Example] = []
     seen: set[str] = set()
     function = _task_function(task, defined)
-    for call, want in _candidates(task, function, _arity(code, function)):
+    for call, want in _candidates(task, function, _signature(task, code, function)):
         if call in seen or _called_name(call) not in defined:
             continue
         seen.add(call)
@@ -82,11 +82,13 @@ def is_example(test_name: str) -> bool:
     return test_name.startswith(PREFIX)
 
 
-def _candidates(task: str, function: str | None, arity: int | None) -> list[tuple[str, str]]:
+def _candidates(
+    task: str, function: str | None, signature: Signature | None
+) -> list[tuple[str, str]]:
     """(call, expected) pairs in the order the task shows them, valid ones only.
 
-    `arity` is how many parameters `function` takes: Input/Output sections name no
-    function, so they are used only when their values fit it.
+    Input/Output sections name no function: they are used only when their values fit
+    `function`'s `signature`.
     """
     pairs = [(m["expr"], m["want"].strip().splitlines()[0]) for m in DOCTEST.finditer(task)]
     in_examples = False
@@ -98,7 +100,7 @@ def _candidates(task: str, function: str | None, arity: int | None) -> list[tupl
     if function is not None:
         pairs += [(f"{function}({args})", m["want"]) for m in PROSE.finditer(task)
                   if (args := _keyword_args(m["args"])) is not None]
-        pairs += _input_output(task, function, arity)
+        pairs += _input_output(task, function, signature)
     cleaned = [(expr.strip(), _literal_source(want)) for expr, want in pairs]
     return [(e, w) for e, w in cleaned if w is not None and _valid(e, w)]
 
@@ -143,30 +145,41 @@ def _closing_paren(text: str, start: int) -> int | None:
     return None
 
 
-def _input_output(task: str, function: str, arity: int | None) -> list[tuple[str, str]]:
-    """(call, expected) from Input:/Output: sections whose values fit the function's arity.
-
-    The inputs' names are often not the parameters' (`bucket_capacity` for `capacity`),
-    so the values are passed by position, in the order the section lists them.
-    """
+def _input_output(task: str, function: str, signature: Signature | None) -> list[tuple[str, str]]:
+    """(call, expected) from Input:/Output: sections whose values fit the function."""
     pairs = []
     for match in INPUT_OUTPUT.finditer(task):
-        values = _input_values(match["args"])
-        if values is not None and len(values) == arity:
+        values = _input_values(match["args"], signature) if signature else None
+        if values is not None:
             pairs.append((f"{function}({', '.join(values)})", _without_comment(match["want"])))
     return pairs
 
 
-def _input_values(text: str) -> list[str] | None:
-    """The values of an Input: section, in order: `a = 1, b = [2]`, `3`, or `name : value` lines."""
+def _input_values(text: str, signature: Signature) -> list[str] | None:
+    """The values of an Input: section, as positional arguments, or None if they do not fit.
+
+    Written `a = 1, b = [2]`, `3`, or one `name : value` per line. Named values go where
+    their parameter is; if a name is not a parameter (`bucket_capacity` for `capacity`),
+    all go in the order the section lists them.
+    """
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     for args in (" ".join(lines), ", ".join(NAMED_LINE.sub("", line) for line in lines)):
         try:
             call = ast.parse(f"f({args})", mode="eval").body
         except UNPARSABLE:
             continue
-        if isinstance(call, ast.Call) and all(k.arg for k in call.keywords):
-            return [ast.unparse(v) for v in (*call.args, *(k.value for k in call.keywords))]
+        if not isinstance(call, ast.Call) or any(
+                isinstance(a, ast.Starred) for a in call.args) or not all(
+                k.arg for k in call.keywords):
+            continue
+        values = [*call.args, *(k.value for k in call.keywords)]
+        names = [k.arg for k in call.keywords]
+        if not call.args and set(names) <= set(signature.names) and len(set(names)) == len(names):
+            values = [call.keywords[names.index(n)].value for n in signature.names if n in names]
+            if signature.names[: len(values)] != [n for n in signature.names if n in names]:
+                continue  # a parameter left out before one given: not positional
+        if signature.required <= len(values) <= len(signature.names):
+            return [ast.unparse(v) for v in values]
     return None
 
 
@@ -227,18 +240,31 @@ def _task_function(task: str, defined: set[str]) -> str | None:
     return public[0] if len(public) == 1 else None
 
 
-def _arity(code: str, function: str | None) -> int | None:
-    """How many parameters `function` takes in `code` (None if unknown or variadic)."""
-    try:
-        module = ast.parse(code)
-    except UNPARSABLE:
-        return None
-    for node in module.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
-            params = node.args
-            if params.vararg or params.kwarg:
-                return None
-            return len(params.posonlyargs) + len(params.args)
+@dataclass(frozen=True)
+class Signature:
+    """The parameters a function takes by position, and how many of them have no default."""
+
+    names: list[str]
+    required: int
+
+
+def _signature(task: str, code: str, function: str | None) -> Signature | None:
+    """`function`'s signature as the task writes it, else as the code does (None if variadic).
+
+    The task's comes first: an attempt that adds a parameter does not change the examples.
+    """
+    for source in (task, code):
+        try:
+            module = ast.parse(source)
+        except UNPARSABLE:
+            continue
+        for node in module.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+                params = node.args
+                if params.vararg or params.kwarg:
+                    return None
+                names = [a.arg for a in (*params.posonlyargs, *params.args)]
+                return Signature(names, len(names) - len(params.defaults))
     return None
 
 

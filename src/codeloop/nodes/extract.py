@@ -10,6 +10,7 @@ test classes and fixtures go to the tests; everything else to the solution.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -75,12 +76,12 @@ def _partition(reply: str) -> _Parts:
         lines = block.splitlines()
         taken = {n.name for n in module.body if isinstance(n, ast.FunctionDef)}
         body = module.body
-        if index == len(blocks) - 1 and _ends_cut(reply, block, body[-1]):
+        if index == len(blocks) - 1 and _last_block_open(reply) and _ends_cut(block, body[-1]):
             body = body[:-1]
         for node in body:
             part = _source(lines, node)
             if _is_test_node(node):
-                parts.tests.extend(_split_checks(node, taken) or [part])
+                parts.tests.extend(_split_checks(node, taken) or [_meant(node) or part])
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 if not _imports_solution(node):
                     parts.imports.append(part)
@@ -110,16 +111,20 @@ def _code_blocks(reply: str) -> list[str]:
     return [reply] if _parse_salvaging(reply) is not None and "def " in reply else []
 
 
-def _ends_cut(reply: str, block: str, last: ast.stmt) -> bool:
-    """Whether `last`, a test, is where the token limit cut the reply short.
+def _last_block_open(reply: str) -> bool:
+    """Whether the reply's last Python block has no closing fence: the token limit cut it."""
+    blocks = [m for m in FENCE.finditer(reply) if m.group(1).strip()]
+    return bool(blocks) and not blocks[-1].group(0).endswith("```")
+
+
+def _ends_cut(block: str, last: ast.stmt) -> bool:
+    """Whether `last`, a test, reaches the end of a block the token limit cut short.
 
     A cut that leaves the block unparsable is mended by dropping lines. But a cut can also
     leave valid code that means something else: `correct_br` is a name, where the model
     was writing `correct_bracketing(...)`; such a test would fail for nothing.
     """
-    open_fence = reply.count("```") % 2 == 1
-    at_end = last.end_lineno == len(block.rstrip().splitlines())
-    return open_fence and at_end and _is_test_node(last)
+    return _is_test_node(last) and last.end_lineno == len(block.rstrip().splitlines())
 
 
 def _parse_salvaging(block: str) -> ast.Module | None:
@@ -171,9 +176,39 @@ def _split_checks(node: ast.stmt, taken: set[str]) -> list[str]:
         if subject in seen:
             continue
         seen.add(subject)
-        source = textwrap.indent(ast.unparse(statement), "    ")
+        source = textwrap.indent(ast.unparse(_meant_check(statement)), "    ")
         tests.append(f"def {node.name}_{next(numbers)}():\n{source}")
     return tests[:MAX_CHECKS_PER_TEST]
+
+
+def _meant(node: ast.stmt) -> str | None:
+    """A one-check test rewritten as meant (`_meant_check`), or None if it needs none."""
+    if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
+        return None
+    body = [n for n in node.body if not is_docstring(n)]
+    if len(body) != 1 or _meant_check(body[0]) is body[0]:
+        return None
+    return f"def {node.name}():\n" + textwrap.indent(ast.unparse(_meant_check(body[0])), "    ")
+
+
+def _meant_check(statement: ast.stmt) -> ast.stmt:
+    """`assert f(x) == ValueError` as the model meant it: `with pytest.raises(ValueError)`.
+
+    As written it can never pass (f would have to return the class), and the code that
+    does raise would fail it too. Rewritten, the test and its check agree, and an error
+    the task never names is refuted like any other invented one (nodes.checks).
+    """
+    test = statement.test if isinstance(statement, ast.Assert) else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq) and isinstance(test.left, ast.Call)):
+        return statement
+    error = test.comparators[0]
+    if not isinstance(error, ast.Name):
+        return statement
+    builtin = getattr(builtins, error.id, None)
+    if not (isinstance(builtin, type) and issubclass(builtin, BaseException)):
+        return statement
+    return ast.parse(f"with pytest.raises({error.id}):\n    {ast.unparse(test.left)}").body[0]
 
 
 def _check_subject(statement: ast.stmt) -> str | None:
