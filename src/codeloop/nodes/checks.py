@@ -16,14 +16,13 @@ the task never names. A refuted check no longer blocks approval.
 from __future__ import annotations
 
 import ast
-import builtins
 import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from codeloop.nodes.examples import task_examples
-from codeloop.nodes.extract import UNPARSABLE, is_docstring, raised_call
+from codeloop.nodes.extract import UNPARSABLE, exception_name, is_docstring, raised_call
 from codeloop.sandbox import Call, CallReport, CallResult, Limits, call_sandboxed, decode, matches
 from codeloop.state import Attempt, CheckDict
 
@@ -101,16 +100,8 @@ def _raised_name(node: ast.expr) -> str | None:
     """NAME of `pytest.raises(NAME)`, for a built-in exception class."""
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
             and node.func.attr == "raises" and len(node.args) == 1):
-        return _exception_name(node.args[0])
+        return exception_name(node.args[0])
     return None
-
-
-def _exception_name(node: ast.expr) -> str | None:
-    """NAME if the node is the name of a built-in exception class, else None."""
-    if not isinstance(node, ast.Name):
-        return None
-    builtin = getattr(builtins, node.id, None)
-    return node.id if isinstance(builtin, type) and issubclass(builtin, BaseException) else None
 
 
 def _is_call(node: ast.expr) -> bool:

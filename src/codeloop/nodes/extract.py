@@ -163,9 +163,8 @@ def _split_checks(node: ast.stmt, taken: set[str]) -> list[str]:
     Repeats are dropped, a call keeps only its first expected value, and the new names
     avoid the `taken` ones (the block's other functions).
     """
-    if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
+    if not isinstance(node, ast.FunctionDef) or (body := _plain_body(node)) is None:
         return []
-    body = [n for n in node.body if not is_docstring(n)]
     subjects = [_check_subject(n) for n in body]
     if len(body) < 2 or None in subjects:
         return []
@@ -183,12 +182,21 @@ def _split_checks(node: ast.stmt, taken: set[str]) -> list[str]:
 
 def _meant(node: ast.stmt) -> str | None:
     """A one-check test rewritten as meant (`_meant_check`), or None if it needs none."""
-    if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.args.args:
+    if not isinstance(node, ast.FunctionDef) or (body := _plain_body(node)) is None:
         return None
-    body = [n for n in node.body if not is_docstring(n)]
     if len(body) != 1 or _meant_check(body[0]) is body[0]:
         return None
     return f"def {node.name}():\n" + textwrap.indent(ast.unparse(_meant_check(body[0])), "    ")
+
+
+def _plain_body(node: ast.FunctionDef) -> list[ast.stmt] | None:
+    """The statements of a plain test function past its docstring (None if not plain).
+
+    Plain: no decorators (fixtures, parametrize) and no parameters, so it can be rewritten.
+    """
+    if node.decorator_list or node.args.args:
+        return None
+    return [n for n in node.body if not is_docstring(n)]
 
 
 def _meant_check(statement: ast.stmt) -> ast.stmt:
@@ -202,13 +210,18 @@ def _meant_check(statement: ast.stmt) -> ast.stmt:
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1
             and isinstance(test.ops[0], ast.Eq) and isinstance(test.left, ast.Call)):
         return statement
-    error = test.comparators[0]
-    if not isinstance(error, ast.Name):
+    error = exception_name(test.comparators[0])
+    if error is None:
         return statement
-    builtin = getattr(builtins, error.id, None)
-    if not (isinstance(builtin, type) and issubclass(builtin, BaseException)):
-        return statement
-    return ast.parse(f"with pytest.raises({error.id}):\n    {ast.unparse(test.left)}").body[0]
+    return ast.parse(f"with pytest.raises({error}):\n    {ast.unparse(test.left)}").body[0]
+
+
+def exception_name(node: ast.expr) -> str | None:
+    """NAME if the node is the name of a built-in exception class, else None."""
+    if not isinstance(node, ast.Name):
+        return None
+    builtin = getattr(builtins, node.id, None)
+    return node.id if isinstance(builtin, type) and issubclass(builtin, BaseException) else None
 
 
 def _check_subject(statement: ast.stmt) -> str | None:
