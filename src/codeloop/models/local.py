@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -45,10 +45,12 @@ class LlamaChatModel(BaseChatModel):
     """LangChain chat model over a `LlamaEngine`: streaming, stop sequences, seed, usage.
 
     Per-call options arrive as keyword arguments (`temperature`, `max_tokens`, `seed`,
-    `json_schema`); `json_schema` constrains the reply to that JSON schema with llama.cpp's
-    grammar, so a structured verdict always parses.
+    `json_schema`, `enough`); `json_schema` constrains the reply to that JSON schema with
+    llama.cpp's grammar, so a structured verdict always parses; `enough` (nodes.enough)
+    says when the reply so far holds all the caller uses, and generation stops there.
     """
 
+    stops_early: ClassVar[bool] = True
     model_config = ConfigDict(arbitrary_types_allowed=True)
     model_name: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     temperature: float = 0.0
@@ -84,8 +86,13 @@ class LlamaChatModel(BaseChatModel):
             request["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
         return request
 
-    def _pieces(self, request: dict[str, Any], timeout: float) -> Iterator[_Piece]:
+    def _pieces(
+        self, request: dict[str, Any], timeout: float, enough: Callable[[str], Any] | None = None
+    ) -> Iterator[_Piece]:
         """Stream the reply token by token, stopping it once `timeout` seconds have passed.
+
+        It also stops as soon as `enough(text so far)` returns a reply to keep: the caller
+        cuts the text (nodes.common), the tokens not written are time saved.
 
         llama.cpp has no timeout of its own (and exceptions raised in its callbacks are
         swallowed), so the deadline is checked between tokens, which closes the
@@ -101,16 +108,25 @@ class LlamaChatModel(BaseChatModel):
         with self._engine.lock:
             self._engine.llama.reset()  # type: ignore[no-untyped-call]
             deadline = time.monotonic() + timeout
-            produced, finish = 0, None
-            for part in self._engine.llama.create_chat_completion(**request):
-                if time.monotonic() > deadline:
-                    raise ModelTimeoutError(f"the embedded model took longer than {timeout:g} s")
-                choice: dict[str, Any] = dict(part["choices"][0])  # type: ignore[index,arg-type]
-                finish = choice.get("finish_reason") or finish
-                text = choice["delta"].get("content")
-                if text:
-                    produced += 1
-                    yield _Piece(text=text)
+            produced, finish, written = 0, None, ""
+            stream = self._engine.llama.create_chat_completion(**request)
+            try:
+                for part in stream:
+                    if time.monotonic() > deadline:
+                        raise ModelTimeoutError(
+                            f"the embedded model took longer than {timeout:g} s")
+                    choice: dict[str, Any] = dict(part["choices"][0])  # type: ignore[index,arg-type]
+                    finish = choice.get("finish_reason") or finish
+                    text = choice["delta"].get("content")
+                    if text:
+                        produced += 1
+                        written += text
+                        yield _Piece(text=text)
+                        if enough is not None and enough(written) is not None:
+                            finish = "stop"
+                            break
+            finally:
+                stream.close()  # type: ignore[union-attr]
             # In stream mode llama.cpp reports no usage; the context holds prompt + reply.
             prompt_tokens = max(0, self._engine.llama.n_tokens - produced)
         yield _Piece(usage=_usage(prompt_tokens, produced), finish=finish)
@@ -123,7 +139,8 @@ class LlamaChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, **kwargs)
-        pieces = list(self._pieces(request, kwargs.get("timeout", self.timeout)))
+        pieces = list(self._pieces(request, kwargs.get("timeout", self.timeout),
+                                   kwargs.get("enough")))
         last = pieces[-1]
         message = AIMessage(
             content="".join(p.text for p in pieces),
@@ -140,7 +157,8 @@ class LlamaChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, **kwargs)
-        for piece in self._pieces(request, kwargs.get("timeout", self.timeout)):
+        for piece in self._pieces(request, kwargs.get("timeout", self.timeout),
+                                  kwargs.get("enough")):
             metadata = {"finish_reason": piece.finish, "model": self.model_name}
             chunk = ChatGenerationChunk(
                 message=AIMessageChunk(

@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
+from codeloop.nodes.enough import Enough
 from codeloop.prompts import PromptSet, prompt_set
 
 
@@ -15,9 +16,19 @@ def prompts_for(model: BaseChatModel) -> PromptSet:
     return prompt_set(getattr(model, "prompt_family", "chat"))
 
 
-def call_model(model: BaseChatModel, messages: list[BaseMessage], **options: Any) -> AIMessage:
-    """Invoke the model with per-call options; the reply as one AIMessage."""
+def call_model(
+    model: BaseChatModel, messages: list[BaseMessage], enough: Enough | None = None,
+    **options: Any,
+) -> AIMessage:
+    """Invoke the model with per-call options; the reply as one AIMessage.
+
+    With `enough` (nodes.enough), the reply ends where it has said all the loop uses: a
+    model that `stops_early` stops writing there, any other reply is cut afterwards.
+    """
+    if enough is not None and getattr(model, "stops_early", False):
+        options["enough"] = enough
     reply = model.invoke(messages, **options)
     if not isinstance(reply, AIMessage):
         raise TypeError(f"the model returned {type(reply).__name__}, not an AIMessage")
-    return reply
+    kept = enough(reply.text) if enough is not None else None
+    return reply if kept is None else reply.model_copy(update={"content": kept})

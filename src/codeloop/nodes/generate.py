@@ -17,6 +17,7 @@ from codeloop.context import Context, context_of
 from codeloop.models import chat_model
 from codeloop.nodes.checks import only_model_tests_fail
 from codeloop.nodes.common import call_model, prompts_for
+from codeloop.nodes.enough import Enough, enough_solution
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.examples import example_tests
 from codeloop.nodes.extract import TEST_HEADER, extract, with_task_definitions
@@ -70,8 +71,12 @@ def ask_model(
     max_tokens: int,
     stop: list[str],
     step: str = "solution",
+    enough: Enough = enough_solution,
 ) -> AIMessage:
-    """One generation call with the run's sampling settings (the seed varies per attempt)."""
+    """One generation call with the run's sampling settings (the seed varies per attempt).
+
+    The reply ends once `enough` has been said: by default, after the solution's code.
+    """
     temperature = ctx.temperature if salt == 0 else max(ctx.temperature, ctx.retry_temperature)
     return call_model(
         model,
@@ -82,6 +87,7 @@ def ask_model(
         seed=ctx.seed + salt,
         timeout=ctx.model_timeout,
         config=call_config(step, salt + 1),
+        enough=enough,
     )
 
 

@@ -18,13 +18,14 @@ from codeloop.context import Context, context_of
 from codeloop.models import chat_model
 from codeloop.nodes.checks import tests_broken
 from codeloop.nodes.common import prompts_for
+from codeloop.nodes.enough import checks_allowed, enough_tests
 from codeloop.nodes.extract import extract
 from codeloop.nodes.generate import ask_model, tokens_of, with_task_tests
 from codeloop.nodes.rules import merged_tests, rules_for, uncovered
 from codeloop.state import Attempt, State
 
-# A short test per stated rule (at most 8) fits within this; small models that start
-# repeating asserts stop here.
+# A short test per stated rule (at most 8) fits within this. A reply usually ends sooner:
+# after its block of tests, or once it holds enough checks (nodes.enough).
 TEST_TOKENS = 512
 
 
@@ -42,7 +43,8 @@ def write_tests(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     missing = uncovered(attempt, rules) if earlier and not broken else []
     request = prompts.test_writing(ask, attempt["code"], rules, retry=broken, missing=missing)
     reply = ask_model(model, request, ctx, attempt["iteration"] - 1, TEST_TOKENS,
-                      list(prompts.stop), step="tests")
+                      list(prompts.stop), step="tests",
+                      enough=enough_tests(checks_allowed(len(missing or rules))))
     model_tests = extract(f"```python\n{attempt['code']}\n```", reply.text).tests
     if missing:
         model_tests = merged_tests(earlier, model_tests)
