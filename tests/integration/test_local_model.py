@@ -10,7 +10,8 @@ from langchain_core.messages import HumanMessage
 from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
 from codeloop.models.local import ModelTimeoutError
-from codeloop.nodes.common import prompts_for
+from codeloop.nodes.common import call_model, prompts_for
+from codeloop.nodes.enough import enough_solution
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,17 @@ def test_timeout_stops_a_long_generation(model) -> None:
     with pytest.raises(ModelTimeoutError, match=r"took longer than 0\.5 s"):
         model.invoke([HumanMessage("Write a 2000-word essay on compilers.")], max_tokens=2000, timeout=0.5)
     assert model.invoke([HumanMessage("Say ok.")], max_tokens=5).text  # still usable afterwards
+
+
+def test_a_solution_reply_stops_after_its_code_and_keeps_the_same_code(model) -> None:
+    """At the retry temperature the model explains its code at length after the block."""
+    ask = prompts_for(model).generation(load_problems(0, 1)[0].prompt, "", None, None)
+    options = {"max_tokens": 600, "temperature": 0.7, "seed": 1}
+    whole = model.invoke(ask, **options)
+    short = call_model(model, ask, enough=enough_solution, **options)
+    assert short.text == enough_solution(whole.text)
+    assert short.text.endswith("```") and short.response_metadata["finish_reason"] == "stop"
+    assert short.usage_metadata["output_tokens"] < whole.usage_metadata["output_tokens"]
 
 
 def test_the_same_prompt_gives_the_same_reply_whatever_ran_before(model) -> None:

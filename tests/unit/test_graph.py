@@ -264,6 +264,7 @@ def test_a_wrong_model_test_is_refuted_by_two_attempts_that_pass_the_examples(sc
     review = model.prompts[3][-1].text
     assert "Test results: passed: 2 of 2 passed." in review  # the refuted test is not counted
     assert "these tests expect wrong values: test_big" in review
+    assert "double(5) == 11" not in review and "def test_zero" in review  # nor shown
 
 
 def test_invented_error_cases_written_in_one_test_are_refuted_and_do_not_block(scripted):

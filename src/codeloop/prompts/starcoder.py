@@ -21,7 +21,7 @@ from typing import ClassVar
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from codeloop.prompts.base import RULE_TEST, numbered, render, trimmable
-from codeloop.prompts.chat import test_summary
+from codeloop.prompts.chat import counted_tests, test_summary
 from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
 
@@ -78,7 +78,7 @@ class StarCoderPrompts:
         head = render(
             "starcoder_review_head", task=task.strip(), rules=listed, code=attempt["code"].strip()
         )
-        tests = render("starcoder_review_tests", tests=attempt["tests"].strip() or "# (none)")
+        tests = render("starcoder_review_tests", tests=counted_tests(attempt) or "# (none)")
         verdict = render("starcoder_review_verdict", results=test_summary(attempt))
         return [
             HumanMessage(head),
