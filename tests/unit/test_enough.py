@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,8 +68,6 @@ class _Engine:
     path = "scripted.gguf"
 
     def __init__(self, reply: str) -> None:
-        import threading
-
         self.lock, self.reply, self.pulled = threading.Lock(), reply, 0
         self.llama = self
 
