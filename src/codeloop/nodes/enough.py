@@ -20,11 +20,11 @@ import ast
 import re
 from collections.abc import Callable
 
-from codeloop.nodes.extract import UNPARSABLE
+from codeloop.nodes.extract import OPEN_FENCE, UNPARSABLE
 
 Enough = Callable[[str], str | None]
 
-CLOSED_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL | re.I)
+CLOSED_BLOCK = re.compile(OPEN_FENCE + r"(.*?)\n[ \t]*```", re.DOTALL | re.IGNORECASE)
 CHECK_LINE = re.compile(r"^[ \t]*(?:assert\b|with\s+pytest\.raises\b)", re.MULTILINE)
 TEST_DEF = re.compile(r"^[ \t]*(?:async\s+)?def\s+test\w*", re.MULTILINE)
 FREE_CHECKS = 6  # "3 to 5 test functions" are asked for; one more is kept
@@ -38,7 +38,7 @@ def enough_solution(text: str) -> str | None:
     A block that defines nothing (a shell command, say) does not end the reply.
     """
     for block in CLOSED_BLOCK.finditer(text):
-        if _defines_something(block.group(1)):
+        if _has_definition(block.group(1)):
             return text[: block.end()]
     return None
 
@@ -72,7 +72,7 @@ def checks_allowed(rules: int) -> int:
     return FREE_CHECKS + CHECKS_PER_RULE * rules
 
 
-def _defines_something(code: str) -> bool:
+def _has_definition(code: str) -> bool:
     try:
         module = ast.parse(code)
     except UNPARSABLE:

@@ -15,7 +15,8 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+OPEN_FENCE = r"```[ \t]*(?:python3?|py)?[ \t]*\n"  # what starts a Python block (or a bare one)
+FENCE = re.compile(OPEN_FENCE + r"(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 TEST_HEADER = "import pytest\nfrom solution import *\n"
 MAX_CHECKS_PER_TEST = 12
 # What ast.parse raises on text it cannot read: besides syntax errors, a null byte
@@ -140,8 +141,14 @@ def _parse_salvaging(block: str) -> ast.Module | None:
 
 
 def _source(lines: list[str], node: ast.stmt) -> str:
+    first, last = line_span(node)
+    return "\n".join(lines[first - 1 : last])
+
+
+def line_span(node: ast.stmt) -> tuple[int, int]:
+    """The first and last line numbers of a statement, its decorators included."""
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return "\n".join(lines[first - 1 : node.end_lineno])
+    return first, node.end_lineno or node.lineno
 
 
 def _is_test_node(node: ast.stmt) -> bool:

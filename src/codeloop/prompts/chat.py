@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from codeloop.nodes.extract import UNPARSABLE
+from codeloop.nodes.extract import UNPARSABLE, line_span
 from codeloop.prompts.base import RULE_TEST, numbered, render
 from codeloop.prompts.feedback import findings
 from codeloop.state import Attempt
@@ -110,8 +110,8 @@ def counted_tests(attempt: Attempt) -> str:
     lines = tests.splitlines()
     for node in reversed(module.body):
         if isinstance(node, ast.FunctionDef) and node.name in refuted:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            del lines[first - 1 : node.end_lineno]
+            first, last = line_span(node)
+            del lines[first - 1 : last]
     return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).strip()
 
 
