@@ -45,7 +45,7 @@ class CheckDict(TypedDict):
     name: str
     call: str
     expected: str  # a literal's source, or "raises NAME"
-    origin: Literal["task", "user", "model"]
+    origin: Literal["task", "rule", "user", "model"]
     outcome: Literal["passed", "failed", "error"]
     actual: str  # what the call gave, as shown to people and the model
     value: NotRequired[Any]  # the plain value it returned (tagged JSON), to compare attempts

@@ -1,12 +1,13 @@
 """Checks: calls with expected values, judged outside the tested process, and which to trust.
 
-Three kinds, by where they come from:
+Four kinds, by where they come from:
 - task: the task's own examples (nodes.examples);
+- rule: the task's stated rules that say what a call gives (nodes.stated);
 - user: the user's tests (`extra_tests`) written as `assert f(x) == literal`;
 - model: the model's tests of that form.
 
-The sandbox makes the calls and sends back plain values; they are compared here. Task
-and user checks are trusted: approval needs every one to pass. A model check can itself
+The sandbox makes the calls and sends back plain values; they are compared here. Task,
+rule and user checks are trusted: approval needs every one to pass. A model check can itself
 be wrong (a 0.5B model's expected values often are), so it is *refuted* when two
 attempts that pass every trusted check agree on another value (only where the task has
 trusted checks), when a trusted check contradicts it, or when it expects an exception
@@ -21,14 +22,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from codeloop.nodes.examples import task_examples
+from codeloop.nodes.examples import RAISES, task_examples
 from codeloop.nodes.extract import UNPARSABLE, exception_name, is_docstring, raised_call
+from codeloop.nodes.rules import anchored
+from codeloop.nodes.stated import stated_checks
 from codeloop.sandbox import Call, CallReport, CallResult, Limits, call_sandboxed, decode, matches
 from codeloop.state import Attempt, CheckDict
 
-Origin = Literal["task", "user", "model"]
-TRUSTED: tuple[Origin, ...] = ("task", "user")
-RAISES = "raises "
+Origin = Literal["task", "rule", "user", "model"]
+TRUSTED: tuple[Origin, ...] = ("task", "rule", "user")
 CONSTANT_PARTS = (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.BinOp, ast.UnaryOp,
                   ast.expr_context, ast.operator, ast.unaryop)
 
@@ -44,8 +46,9 @@ class Check:
 
 
 def checks_for(task: str, code: str, extra_tests: str, model_tests: str) -> list[Check]:
-    """Every check of an attempt: the task's examples, then the user's and the model's tests."""
+    """Every check of an attempt: the task's examples and rules, the user's, the model's."""
     found = [Check(e.name, e.call, e.expected, "task") for e in task_examples(task, code)]
+    found += [Check(e.name, e.call, e.expected, "rule") for e in stated_checks(task, code)]
     found += checks_in(extra_tests, "user")
     found += checks_in(model_tests, "model")
     return found
@@ -194,10 +197,12 @@ def refute(
     the most common outcome of the check among those attempts is one value other than the
     expected one, given by at least two attempts and by more than give the expected.
 
-    Only where the task has trusted checks: they anchor the vote. Without them, attempts
-    that agree share nothing but the model's belief (prose/bsearch: three different
-    programs, one wrong binary search, outvoted the tests that caught it, and the run
-    was approved), so there a failing model test stands unless contradicted or invented.
+    Only where the task has examples or user tests (`trusted`, rules.anchored): they anchor
+    the vote. Without them, attempts that agree share nothing but the model's belief
+    (prose/bsearch: three different programs, one wrong binary search, outvoted the tests
+    that caught it, and the run was approved), so there a failing model test stands
+    unless contradicted or invented. A check read from one stated rule (nodes.stated) is
+    no anchor either: it pins one sentence down, not the rest.
     """
     candidates = [a["checks"] for a in earlier if a.get("checks") and trusted_pass(a)]
     candidates.append(current)
@@ -269,13 +274,13 @@ def blocking_failures(attempt: Attempt) -> list[str]:
 
 
 def only_model_tests_fail(attempt: Attempt) -> bool:
-    """The task has trusted checks, all pass, and only the model's own tests fail.
+    """The task has examples or user tests, all checks pass, and only the model's tests fail.
 
     Then the dispute is between the code and tests that may be wrong: the next attempt
     is a second opinion written from the task alone, so that if it agrees with this one
     the tests are refuted, rather than a rewrite steered toward tests that may be wrong.
     """
-    if attempt.get("parse_error") or not has_trusted(attempt) or not trusted_pass(attempt):
+    if attempt.get("parse_error") or not anchored(attempt) or not trusted_pass(attempt):
         return False
     failing = blocking_failures(attempt)
     trusted_names = set(attempt.get("task_tests", []))

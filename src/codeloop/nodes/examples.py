@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from codeloop.nodes.extract import UNPARSABLE
 
 PREFIX = "test_task_example_"
+RAISES = "raises "  # an expected value that is an exception: `raises ValueError`
 MAX_EXAMPLES = 10
 BUILTINS = set(dir(builtins))
 DOCTEST = re.compile(r"^\s*>>>\s?(?P<expr>.+)\n(?P<want>(?:^(?!\s*>>>)\s*\S.*\n?)+)", re.MULTILINE)
@@ -49,7 +50,10 @@ TASK_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Example:
-    """One example from the task: a call and the literal source of what it should give."""
+    """One example from the task: a call and the literal source of what it should give.
+
+    `expected` may also be `raises NAME` (nodes.stated: "An empty list raises ValueError").
+    """
 
     name: str
     call: str
@@ -74,7 +78,7 @@ def task_examples(task: str, code: str) -> list[Example]:
 
 def example_tests(task: str, code: str) -> str:
     """Test functions for the task's examples that call functions `code` defines ('' if none)."""
-    return "\n\n".join(_test_source(e) for e in task_examples(task, code))
+    return "\n\n".join(as_test(e) for e in task_examples(task, code))
 
 
 def is_example(test_name: str) -> bool:
@@ -231,6 +235,13 @@ def _valid(expr: str, want: str) -> bool:
     return called is not None and not free and not ambiguous
 
 
+def task_function(task: str, code: str) -> tuple[str, Signature] | None:
+    """The function the task's words are about and its signature, if one is clear."""
+    function = _task_function(task, _defined_names(code))
+    signature = _signature(task, code, function)
+    return (function, signature) if function and signature else None
+
+
 def _task_function(task: str, defined: set[str]) -> str | None:
     """The function prose examples are about: the one the task defines, else the only one."""
     named = [name for name in TASK_DEF.findall(task) if name in defined]
@@ -289,7 +300,11 @@ def _defined_names(code: str) -> set[str]:
     }
 
 
-def _test_source(example: Example) -> str:
+def as_test(example: Example) -> str:
+    """The example as a pytest test function of its own name."""
+    if example.expected.startswith(RAISES):
+        error = example.expected[len(RAISES):]
+        return f"def {example.name}():\n    with pytest.raises({error}):\n        {example.call}\n"
     expected = ast.literal_eval(example.expected)
     if isinstance(expected, float):
         check = f"assert {example.call} == pytest.approx({example.expected})"

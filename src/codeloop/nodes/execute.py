@@ -14,8 +14,9 @@ import time
 from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
-from codeloop.nodes.checks import checks_for, has_trusted, refute, run_checks, trusted_pass
+from codeloop.nodes.checks import checks_for, refute, run_checks, trusted_pass
 from codeloop.nodes.extract import UNPARSABLE
+from codeloop.nodes.rules import anchored
 from codeloop.sandbox import Limits, TestReport, run_sandboxed
 from codeloop.state import Attempt, State
 
@@ -35,7 +36,7 @@ def execute(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         done["checks"] = run_checks(attempt["code"], wanted, limits)
         if trusted_pass(done):
             earlier = state.get("attempts") or []
-            done["checks"] = refute(done["checks"], earlier, has_trusted(done), state["task"])
+            done["checks"] = refute(done["checks"], earlier, anchored(done), state["task"])
     done["seconds"] = {**attempt["seconds"], "execute": round(time.monotonic() - started, 3)}
     return {"current": done}
 

@@ -19,8 +19,8 @@ from codeloop.nodes.checks import only_model_tests_fail
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.enough import Enough, enough_solution
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
-from codeloop.nodes.examples import example_tests
 from codeloop.nodes.extract import TEST_HEADER, extract, with_task_definitions
+from codeloop.nodes.stated import given_tests
 from codeloop.state import Attempt, State, check_task, latest_model_tests
 from codeloop.tracing import call_config
 
@@ -94,7 +94,7 @@ def ask_model(
 def with_task_tests(
     code: str, model_tests: str, task: str, extra: str | None
 ) -> tuple[str, list[str]]:
-    """The attempt's test file: the model's tests, then the task's examples and the user's.
+    """The attempt's test file: the model's tests, then the task's (nodes.stated) and the user's.
 
     Also returns the names of the task's and the user's tests: they are trusted more than
     the model's own when the best of several rejected attempts is chosen.
@@ -104,7 +104,7 @@ def with_task_tests(
     # The model sometimes copies the name of a task example it saw in the findings; keep the
     # name for the task's own tests so the two are never confused.
     own = model_tests.replace(f"def {EXAMPLE_PREFIX}", "def test_own_example_")
-    parts = [example_tests(task, code), (extra or "").strip()]
+    parts = [given_tests(task, code), (extra or "").strip()]
     added = "\n\n".join(p for p in parts if p)
     if not added:
         return own, []

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import re
 
-from codeloop.nodes.checks import has_trusted
 from codeloop.nodes.extract import UNPARSABLE
 from codeloop.prompts.base import RULE_TEST
 from codeloop.state import Attempt
@@ -32,6 +31,7 @@ SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z\"'(\[`])")
 EXAMPLE_LINE = re.compile(r"^\s*(>>>|\.\.\.|examples?\b|for example|e\.g\.|input:|output:)",
                           re.IGNORECASE)
 BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+ANCHORS = ("task", "user")  # origins of checks that make a task one of examples, not rules
 
 
 def stated_rules(task: str) -> list[str]:
@@ -51,7 +51,15 @@ def rules_for(task: str, attempt: Attempt) -> list[str]:
     A task with examples of its own (or the user's tests) has checks the loop trusts, and
     they anchor approval; a task stated only in sentences has nothing else.
     """
-    return [] if has_trusted(attempt) else stated_rules(task)
+    return [] if anchored(attempt) else stated_rules(task)
+
+
+def anchored(attempt: Attempt) -> bool:
+    """Whether the attempt has checks from the task's examples or the user's tests.
+
+    Checks read from the rules themselves (nodes.stated) do not count: they are rules.
+    """
+    return any(c["origin"] in ANCHORS for c in attempt.get("checks", []))
 
 
 def rule_of(test_name: str) -> int | None:

@@ -11,8 +11,8 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context
 from codeloop.nodes import execute, generate, review, write_tests
-from codeloop.nodes.examples import example_tests
 from codeloop.nodes.extract import TEST_HEADER
+from codeloop.nodes.stated import given_tests
 from codeloop.state import Attempt, State
 
 NO_TESTS = "no tests: send `tests`, or put examples in the task (f(2) == 4, or >>> f(2) then 4)"
@@ -51,5 +51,5 @@ def review_once(task: str, code: str, tests: str | None, context: Context) -> At
 
 
 def _task_tests(task: str, code: str) -> str:
-    examples = example_tests(task, code)
+    examples = given_tests(task, code)
     return f"{TEST_HEADER}\n\n{examples}\n" if examples else ""
