@@ -71,6 +71,8 @@ def test_checks_are_named_after_their_rule_and_only_for_one_parameter_without_ex
              'one word, so "HTTPServer" becomes "http_server" and "getURL" becomes "get_url".')
     names = [c.name for c in stated_checks(snake, "def to_snake(name):\n    return name\n")]
     assert names == ["test_rule_2_stated_1", "test_rule_2_stated_2"]
+    renamed = stated_checks(MEDIAN, MEDIAN_CODE.replace("def median", "def middle"))
+    assert [c.call for c in renamed] == ["median([])"]  # the task's name: a NameError says so
     two = MEDIAN.replace("median(values)", "median(values, key)")
     assert stated_checks(two, MEDIAN_CODE.replace("(values)", "(values, key)")) == []
     examples = MEDIAN + "\n>>> median([1, 2, 3])\n2\n"

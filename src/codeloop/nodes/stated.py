@@ -21,6 +21,7 @@ import re
 from codeloop.nodes.examples import RAISES, Example, as_test, task_examples, task_function
 from codeloop.nodes.rules import stated_rules
 
+PROSE_FUNCTION = re.compile(r"\bfunction\s+([A-Za-z_]\w*)\(([^()]*)\)")
 BECOMES = re.compile(r"([\"'])(.*?)\1\s+becomes\s+([\"'])(.*?)\3")
 # What a sentence about the empty input calls it, and that input's value.
 EMPTY = {"string": "''", "text": "''", "line": "''", "list": "[]"}
@@ -37,11 +38,8 @@ NEGATION = re.compile(r"\b(?:not|never|unless|except)\b", re.IGNORECASE)
 
 def stated_checks(task: str, code: str) -> list[Example]:
     """Checks read from the task's rule sentences, for its function of one parameter."""
-    found = task_function(task, code)
-    if found is None or task_examples(task, code):
-        return []
-    function, signature = found
-    if signature.required != 1:
+    function = _one_parameter_function(task, code)
+    if function is None or task_examples(task, code):
         return []
     checks: list[Example] = []
     for number, rule in enumerate(stated_rules(task), start=1):
@@ -50,6 +48,21 @@ def stated_checks(task: str, code: str) -> list[Example]:
             name = f"test_rule_{number}_stated" + (f"_{index}" if len(said) > 1 else "")
             checks.append(Example(name, f"{function}({argument})", expected))
     return checks
+
+
+def _one_parameter_function(task: str, code: str) -> str | None:
+    """The function the task asks for, if it takes one argument.
+
+    The name the task writes ("a function to_snake_case(name)") comes first, defined by
+    the code or not: a solution that renames it (prose/snake: `snake_case`) then fails
+    these checks with a NameError that says which name the task wants.
+    """
+    named = PROSE_FUNCTION.search(task)
+    if named:
+        parameters = [p for p in named[2].split(",") if p.strip() and "=" not in p]
+        return named[1] if len(parameters) == 1 else None
+    found = task_function(task, code)
+    return found[0] if found and found[1].required == 1 else None
 
 
 def said_in(rule: str) -> list[tuple[str, str]]:
