@@ -60,6 +60,14 @@ class Context:
         default=6,
         metadata={"description": "Lowest reviewer score (0-10) that counts as approval."},
     )
+    examples_suffice: int = field(
+        default=2,
+        metadata={
+            "description": "A task with at least this many examples of its own (or tests "
+            "given by the user) is checked by them and the review: the model writes no tests "
+            "of its own for it. Above 10, the model always writes tests."
+        },
+    )
     max_new_tokens: int = field(
         default=1024,
         metadata={"description": "Most tokens the model may write per generation."},
@@ -83,6 +91,8 @@ class Context:
             raise ValueError(f"max_iterations must be 1-20, got {self.max_iterations}")
         if not 0 <= self.review_threshold <= 10:
             raise ValueError(f"review_threshold must be 0-10, got {self.review_threshold}")
+        if self.examples_suffice < 1:
+            raise ValueError(f"examples_suffice must be at least 1, got {self.examples_suffice}")
         for name in ("temperature", "retry_temperature"):
             if not 0.0 <= getattr(self, name) <= 2.0:
                 raise ValueError(f"{name} must be 0-2, got {getattr(self, name)}")

@@ -37,6 +37,7 @@ def test_approved_run_writes_the_result_folder(script, tmp_path: Path, capsys) -
     report = json.loads((folder / "report.json").read_text())
     assert report["status"] == "approved" and report["iterations"] == 1
     assert report["context"]["max_iterations"] == 3
+    assert report["context"]["examples_suffice"] == 2
     err = capsys.readouterr().err
     assert "generate" in err and "review" in err and "approved after 1 iteration(s)" in err
 
@@ -111,3 +112,13 @@ def test_a_stated_rule_left_untested_is_named_when_the_run_ends(script, tmp_path
     err = capsys.readouterr().err
     assert "not_approved after 1 iteration(s)" in err
     assert "no test covers this stated rule: Adding zero gives the other number back." in err
+
+
+def test_examples_suffice_reaches_the_run_and_a_bad_value_is_one_line(script, tmp_path: Path,
+                                                                    capsys) -> None:
+    script([reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(True, 9)])
+    assert main(["run", "Write add(a, b).", "--examples-suffice", "5", "--out", str(tmp_path)]) == 0
+    [folder] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert json.loads((folder / "report.json").read_text())["context"]["examples_suffice"] == 5
+    assert main(["run", "Write add(a, b).", "--examples-suffice", "0", "--out", str(tmp_path)]) == 2
+    assert "examples_suffice must be at least 1, got 0" in capsys.readouterr().err

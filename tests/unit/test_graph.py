@@ -240,6 +240,25 @@ DOUBLE_TASK = 'def double(x):\n    """Double x.\n    >>> double(2)\n    4\n    "
 DOUBLE = "def double(x):\n    return x * 2\n"
 
 
+TWO_EXAMPLES = DOUBLE_TASK.replace('    """', '    >>> double(0)\n    0\n    """')
+
+
+def test_a_task_with_enough_examples_is_checked_by_them_and_the_review_alone(scripted):
+    context, model = scripted([reply_code(DOUBLE), reply_verdict(True, 9)])
+    out = run(context, TWO_EXAMPLES)
+    assert out["status"] == "approved" and len(model.prompts) == 2  # solution, review
+    assert [c["origin"] for c in out["final"]["checks"]] == ["task", "task"]
+    assert "model_tests" not in out["final"] or not out["final"]["model_tests"]
+
+
+def test_with_a_higher_examples_suffice_the_model_writes_tests_too(scripted):
+    context, model = scripted([reply_code(DOUBLE), reply_tests("def test_one():\n    assert double(1) == 2\n"),
+                               reply_verdict(True, 9)], examples_suffice=3)
+    out = run(context, TWO_EXAMPLES)
+    assert out["status"] == "approved" and len(model.prompts) == 3  # solution, tests, review
+    assert "def test_one" in out["final"]["tests"]
+
+
 def test_failing_examples_cost_one_call_a_round_no_tests_no_review(scripted):
     wrong = "def double(x):\n    return x * 3\n"
     context, model = scripted([reply_code(wrong), reply_code(wrong)], max_iterations=2)

@@ -34,6 +34,13 @@ def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> No
         type=float,
         help=f"sampling temperature for retries (default {defaults.retry_temperature})",
     )
+    parser.add_argument(
+        "--examples-suffice",
+        type=int,
+        metavar="N",
+        help="tasks with N or more examples get no model-written tests; above 10, always "
+        f"write them (default {defaults.examples_suffice})",
+    )
     parser.add_argument("--out", type=Path, default=Path(out), help=f"output folder ({out})")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -45,6 +52,7 @@ def context_from(args: argparse.Namespace, **extra: Any) -> Context:
         "reviewer_model": args.reviewer_model,
         "max_iterations": args.max_iterations,
         "retry_temperature": args.retry_temperature,
+        "examples_suffice": args.examples_suffice,
         **extra,
     }
     return Context(**{k: v for k, v in given.items() if v is not None})

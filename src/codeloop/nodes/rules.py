@@ -55,11 +55,16 @@ def rules_for(task: str, attempt: Attempt) -> list[str]:
 
 
 def anchored(attempt: Attempt) -> bool:
-    """Whether the attempt has checks from the task's examples or the user's tests.
+    """Whether the attempt has checks from the task's examples or the user's tests."""
+    return anchors(attempt) > 0
+
+
+def anchors(attempt: Attempt) -> int:
+    """How many checks the attempt has from the task's examples and the user's tests.
 
     Checks read from the rules themselves (nodes.stated) do not count: they are rules.
     """
-    return any(c["origin"] in ANCHORS for c in attempt.get("checks", []))
+    return sum(c["origin"] in ANCHORS for c in attempt.get("checks", []))
 
 
 def rule_of(test_name: str) -> int | None:
