@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-from codeloop.nodes.examples import example_tests, is_example
+from codeloop.nodes.examples import is_example
+from codeloop.nodes.stated import given_tests
 
 CODE = "def below_zero(ops):\n    return False\n\ndef mean(xs):\n    return 0.0\n"
 
 
 def test_doctest_examples() -> None:
     task = '"""\n>>> below_zero([1, 2, 3])\nFalse\n>>> below_zero([1, -4])\nTrue\n"""'
-    tests = example_tests(task, CODE)
+    tests = given_tests(task, CODE)
     assert "def test_task_example_1():\n    assert below_zero([1, 2, 3]) == False" in tests
     assert "def test_task_example_2():\n    assert below_zero([1, -4]) == True" in tests
 
 
 def test_inline_examples_and_floats() -> None:
     task = "For example:\nmean([1, 2]) == 1.5\nbelow_zero([-1]) ==> True\n"
-    tests = example_tests(task, CODE)
+    tests = given_tests(task, CODE)
     assert "assert mean([1, 2]) == pytest.approx(1.5)" in tests
     assert "assert below_zero([-1]) == True" in tests
 
 
 def test_only_functions_the_solution_defines() -> None:
     task = ">>> other(1)\n2\n>>> below_zero([])\nFalse\n"
-    tests = example_tests(task, CODE)
+    tests = given_tests(task, CODE)
     assert "other" not in tests and "test_task_example_1" in tests
 
 
 def test_unparseable_examples_are_skipped() -> None:
     task = ">>> below_zero([1, 2\nFalse\n>>> mean([1])\n<object at 0x1>\n"
-    assert example_tests(task, CODE) == ""
+    assert given_tests(task, CODE) == ""
 
 
 def test_no_code_no_tests() -> None:
-    assert example_tests(">>> below_zero([])\nFalse\n", "def broken(:") == ""
+    assert given_tests(">>> below_zero([])\nFalse\n", "def broken(:") == ""
 
 
 def test_is_example() -> None:
@@ -42,7 +43,7 @@ def test_is_example() -> None:
 
 def test_loosely_written_examples_are_skipped() -> None:
     task = "below_zero(a) => False\nbelow_zero([1]) == (False)\nbelow_zero([1]) == False\n"
-    tests = example_tests(task, CODE)
+    tests = given_tests(task, CODE)
     assert tests.count("def test_task_example") == 1
     assert "below_zero([1]) == False" in tests and "(a)" not in tests
 
@@ -54,7 +55,7 @@ def test_input_output_sections_pass_their_values_by_position() -> None:
         "Example 2:\n    Input:\n        grid : [[1]]\n        bucket_capacity : 1\n    Output: 1\n"
         "Example 3:\n    Input: [[1]]\n    Output: 1\n"  # one value for two parameters: skipped
     )
-    tests = example_tests(task, code)
+    tests = given_tests(task, code)
     assert "def test_task_example_1():\n    assert fill([[0, 1], [1, 1]], 2) == 2\n" in tests
     assert "def test_task_example_2():\n    assert fill([[1]], 1) == 1\n" in tests
     assert "test_task_example_3" not in tests
@@ -65,7 +66,7 @@ def test_input_values_named_as_the_parameters_go_where_their_parameter_is() -> N
     task = ("Input: capacity = 2, grid = [[1]]\nOutput: 1\n\n"
             "Input: [[1]]\nOutput: 1\n\n"  # the parameters with defaults may be left out
             "Input: *[[1], 2]\nOutput: 1\n")
-    tests = example_tests(task, code)
+    tests = given_tests(task, code)
     assert "def test_task_example_1():\n    assert fill([[1]], 2) == 1\n" in tests
     assert "def test_task_example_2():\n    assert fill([[1]]) == 1\n" in tests
     assert "test_task_example_3" not in tests
@@ -74,4 +75,4 @@ def test_input_values_named_as_the_parameters_go_where_their_parameter_is() -> N
 def test_input_output_examples_follow_the_tasks_signature_not_the_attempts() -> None:
     task = 'def fill(grid, capacity):\n    """\n    Input: [[1]], 2\n    Output: 1\n    """\n'
     code = "def fill(grid, capacity, memo, depth):\n    return 0\n"  # required extras
-    assert "assert fill([[1]], 2) == 1" in example_tests(task, code)
+    assert "assert fill([[1]], 2) == 1" in given_tests(task, code)

@@ -7,11 +7,11 @@ Four kinds, by where they come from:
 - model: the model's tests of that form.
 
 The sandbox makes the calls and sends back plain values; they are compared here. Task,
-rule and user checks are trusted: approval needs every one to pass. A model check can itself
-be wrong (a 0.5B model's expected values often are), so it is *refuted* when two
+rule and user checks are trusted: approval needs every one to pass. A model check can
+itself be wrong (a 0.5B model's expected values often are), so it is *refuted* when two
 attempts that pass every trusted check agree on another value (only where the task has
-trusted checks), when a trusted check contradicts it, or when it expects an exception
-the task never names. A refuted check no longer blocks approval.
+examples or user tests), when a trusted check contradicts it, or when it expects an
+exception the task never names. A refuted check no longer blocks approval.
 """
 
 from __future__ import annotations

@@ -76,11 +76,6 @@ def task_examples(task: str, code: str) -> list[Example]:
     return found
 
 
-def example_tests(task: str, code: str) -> str:
-    """Test functions for the task's examples that call functions `code` defines ('' if none)."""
-    return "\n\n".join(as_test(e) for e in task_examples(task, code))
-
-
 def is_example(test_name: str) -> bool:
     """Whether a test in a report came from the task's own examples."""
     return test_name.startswith(PREFIX)

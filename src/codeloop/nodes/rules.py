@@ -46,10 +46,11 @@ def stated_rules(task: str) -> list[str]:
 
 
 def rules_for(task: str, attempt: Attempt) -> list[str]:
-    """The rules the attempt's tests and review answer to: none where trusted checks exist.
+    """The rules the attempt's tests and review answer to: none where the task has examples.
 
     A task with examples of its own (or the user's tests) has checks the loop trusts, and
-    they anchor approval; a task stated only in sentences has nothing else.
+    they anchor approval; a task stated only in sentences has nothing else (but the checks
+    some of its sentences give, nodes.stated).
     """
     return [] if anchored(attempt) else stated_rules(task)
 
