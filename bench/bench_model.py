@@ -48,7 +48,9 @@ def main() -> None:
     model = load_model("local")
     llama = model._engine.llama
     runs = {
-        "raw llama-cpp-python": lambda: raw_call(llama, args.tokens),
+        # On the engine's own thread, as the wrapper calls it (models.local.LlamaEngine).
+        "raw llama-cpp-python": lambda: model._engine.thread.submit(
+            raw_call, llama, args.tokens).result(),
         "wrapper invoke": lambda: wrapper_call(model, args.tokens, stream=False),
         "wrapper stream": lambda: wrapper_call(model, args.tokens, stream=True),
     }

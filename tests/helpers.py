@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +36,28 @@ def reply_with_verdict(approved: bool, score: int, issues: list[str] | None = No
     return json.dumps(
         {"issues": issues or [], "suggestions": [], "score": score, "approved": approved}
     )
+
+
+class CharEngine:
+    """llama.cpp's streaming interface, writing a reply one character (token) at a time,
+    `delay` seconds each; it records the threads that called it."""
+
+    path = "scripted.gguf"
+
+    def __init__(self, reply: str, delay: float = 0.0) -> None:
+        self.reply, self.pulled, self.delay, self.callers = reply, 0, delay, set()
+        self.thread = ThreadPoolExecutor(max_workers=1)
+        self.llama = self
+
+    def reset(self) -> None:
+        self.n_tokens = 0
+
+    def create_chat_completion(self, **request: Any) -> Iterator[dict[str, Any]]:
+        self.n_tokens = 10
+        self.callers.add(threading.get_ident())
+        for char in self.reply:
+            time.sleep(self.delay)
+            self.pulled += 1
+            self.n_tokens += 1
+            yield {"choices": [{"delta": {"content": char}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": "stop"}]}

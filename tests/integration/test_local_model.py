@@ -30,12 +30,14 @@ def test_invoke_reports_usage_and_finish_reason(model) -> None:
     assert reply.response_metadata["finish_reason"] == "length"
 
 
-def test_stream_yields_tokens_that_add_up_to_the_reply(model) -> None:
-    ask = [HumanMessage("Count from 1 to 20, comma separated.")]
-    chunks = list(model.stream(ask, max_tokens=20, temperature=0.0, seed=1))
-    text = "".join(c.text for c in chunks)
-    assert len([c for c in chunks if c.text]) >= 10
-    assert text == model.invoke(ask, max_tokens=20, temperature=0.0, seed=1).text
+def test_stream_yields_chunks_that_add_up_to_the_reply(model) -> None:
+    ask = [HumanMessage("Count from 1 to 50, comma separated.")]
+    chunks = list(model.stream(ask, max_tokens=60, temperature=0.0, seed=1))
+    reply = model.invoke(ask, max_tokens=60, temperature=0.0, seed=1)
+    assert len([c for c in chunks if c.text]) >= 2  # a quarter second's tokens each
+    assert "".join(c.text for c in chunks) == reply.text
+    whole = sum(chunks[1:], chunks[0])
+    assert whole.usage_metadata == reply.usage_metadata
 
 
 def test_stop_sequence_ends_the_reply(model) -> None:

@@ -126,7 +126,7 @@ def test_two_threads_run_at_once_one_streamed_to_approval_while_ok_answers(clien
     executed = [u["execute"]["current"]["report"] for u in updates if "execute" in u]
     assert any(report["total"] >= 2 for report in executed)  # the example and a model test
     tokens = [p.data for p in parts if p.event == "messages"]
-    assert len(tokens) > 20  # the model's tokens, as they were written
+    assert len(tokens) > 5  # the model's tokens as they were written, a quarter second's a chunk
     assert {meta["langgraph_node"] for _, meta in tokens} >= {"generate", "review"}
     assert len(answers) >= 3 and set(answers) == {200}, answers  # /ok never stalled
     assert "BlockingError" not in server.log.read_text(errors="replace")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from typing import Any
-
 from langchain_core.messages import HumanMessage
 
 from codeloop.models.local import LlamaChatModel
@@ -13,6 +9,7 @@ from codeloop.models.scripted import ScriptedChatModel
 from codeloop.nodes.common import call_model
 from codeloop.nodes.enough import checks_allowed, enough_solution, enough_tests
 from codeloop.nodes.extract import extract
+from tests.helpers import CharEngine
 
 CODE = "```python\ndef add(a, b):\n    return a + b\n```"
 EXPLAINED = f"Here is the function:\n\n{CODE}\n\n### Explanation\nIt adds `a` and `b`.\n"
@@ -62,29 +59,8 @@ def test_a_model_that_cannot_stop_early_has_its_reply_cut_afterwards() -> None:
     assert "enough" not in model.options[0]
 
 
-class _Engine:
-    """llama.cpp's streaming interface, writing a reply one character at a time."""
-
-    path = "scripted.gguf"
-
-    def __init__(self, reply: str) -> None:
-        self.lock, self.reply, self.pulled = threading.Lock(), reply, 0
-        self.llama = self
-
-    def reset(self) -> None:
-        self.n_tokens = 0
-
-    def create_chat_completion(self, **request: Any) -> Iterator[dict[str, Any]]:
-        self.n_tokens = 10
-        for char in self.reply:
-            self.pulled += 1
-            self.n_tokens += 1
-            yield {"choices": [{"delta": {"content": char}, "finish_reason": None}]}
-        yield {"choices": [{"delta": {}, "finish_reason": "stop"}]}
-
-
 def test_the_embedded_model_stops_writing_once_enough_is_said() -> None:
-    engine = _Engine(EXPLAINED)
+    engine = CharEngine(EXPLAINED)
     model = LlamaChatModel(engine)  # type: ignore[arg-type]
     reply = call_model(model, [HumanMessage("add")], enough=enough_solution)
     assert reply.text == f"Here is the function:\n\n{CODE}"

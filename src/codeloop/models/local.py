@@ -1,16 +1,18 @@
 """The embedded default: a GGUF code model run in-process by llama.cpp, as a LangChain chat model.
 
 One `Llama` engine is loaded per model file and process and shared by every run (a
-batch with concurrency N does not load it N times). llama.cpp contexts are not
-thread-safe, so calls into the engine are serialised by a lock.
+batch with concurrency N does not load it N times). Every call into it runs on one
+thread of its own, which also serialises them (llama.cpp contexts are not thread-safe).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,10 +24,20 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 ROLE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+STREAM_EVERY = 0.25
+"""Seconds between the pieces of a reply handed to the caller: each one wakes the
+caller's thread (and LangGraph's, and a live view's) on cores llama.cpp keeps busy."""
 
 
 class LlamaEngine:
-    """A loaded llama.cpp model plus the lock that serialises access to it."""
+    """A loaded llama.cpp model and the one thread that runs every call into it.
+
+    Why one thread: llama.cpp computes with OpenMP, which keeps a team of threads for each
+    thread that calls it, and the teams of idle callers slow the busy one down. LangGraph
+    runs each node on a thread of its pool, so calls came from ever new threads; on 2
+    cores, HumanEval/1's 302-token solution took 11.3 s that way against 8.6 s from one
+    thread (`bench/bench_threads.py`).
+    """
 
     def __init__(self, model_path: str, n_ctx: int, n_threads: int) -> None:
         try:
@@ -35,10 +47,10 @@ class LlamaEngine:
                 "the embedded model needs llama-cpp-python: pip install 'codeloop[local]'"
             ) from exc
         self.path = model_path
-        self.llama = Llama(
-            model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
-        )
-        self.lock = threading.Lock()
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codeloop-llama")
+        self.llama = self.thread.submit(
+            Llama, model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
+        ).result()
 
 
 class LlamaChatModel(BaseChatModel):
@@ -89,15 +101,37 @@ class LlamaChatModel(BaseChatModel):
     def _pieces(
         self, request: dict[str, Any], timeout: float, enough: Callable[[str], Any] | None = None
     ) -> Iterator[_Piece]:
-        """Stream the reply token by token, stopping it once `timeout` seconds have passed.
+        """The reply as written, in pieces of `STREAM_EVERY` seconds, from the engine's thread.
 
-        It also stops as soon as `enough(text so far)` returns a reply to keep: the caller
+        Waiting for the engine (other runs in this process) does not count towards
+        `timeout`. Closing this iterator stops the generation at its next token.
+        """
+        pieces: queue.SimpleQueue[_Piece | BaseException] = queue.SimpleQueue()
+        closed = threading.Event()
+        self._engine.thread.submit(self._write, request, timeout, enough, pieces, closed)
+        try:
+            while True:
+                piece = pieces.get()
+                if isinstance(piece, BaseException):
+                    raise piece
+                yield piece
+                if piece.prompt is not None:
+                    return
+        finally:
+            closed.set()
+
+    def _write(
+        self, request: dict[str, Any], timeout: float, enough: Callable[[str], Any] | None,
+        pieces: queue.SimpleQueue[_Piece | BaseException], closed: threading.Event,
+    ) -> None:
+        """On the engine's thread: generate, handing over what was written every so often.
+
+        It stops as soon as `enough(text so far)` returns a reply to keep: the caller
         cuts the text (nodes.common), the tokens not written are time saved.
 
         llama.cpp has no timeout of its own (and exceptions raised in its callbacks are
         swallowed), so the deadline is checked between tokens, which closes the
-        generation within one token of it. Time spent waiting for the engine lock (other
-        runs in this process) does not count.
+        generation within one token of it.
 
         The engine's context is reset first: llama.cpp otherwise reuses the cached prefix
         shared with the previous prompt, and evaluating the rest in a differently sized
@@ -105,31 +139,38 @@ class LlamaChatModel(BaseChatModel):
         could give a different reply depending on what ran before it. Re-reading the
         prompt costs little next to generating; reproducible runs are worth it.
         """
-        with self._engine.lock:
+        try:
             self._engine.llama.reset()  # type: ignore[no-untyped-call]
             deadline = time.monotonic() + timeout
-            produced, finish, written = 0, None, ""
+            written, produced, finish = "", 0, None
+            sent, sent_tokens, handed = 0, 0, time.monotonic()
             stream = self._engine.llama.create_chat_completion(**request)
             try:
                 for part in stream:
+                    if closed.is_set():
+                        return
                     if time.monotonic() > deadline:
                         raise ModelTimeoutError(
                             f"the embedded model took longer than {timeout:g} s")
                     choice: dict[str, Any] = dict(part["choices"][0])  # type: ignore[index,arg-type]
                     finish = choice.get("finish_reason") or finish
                     text = choice["delta"].get("content")
-                    if text:
-                        produced += 1
-                        written += text
-                        yield _Piece(text=text)
-                        if enough is not None and enough(written) is not None:
-                            finish = "stop"
-                            break
+                    if not text:
+                        continue
+                    written, produced = written + text, produced + 1
+                    if enough is not None and enough(written) is not None:
+                        finish = "stop"
+                        break
+                    if time.monotonic() - handed >= STREAM_EVERY:
+                        pieces.put(_Piece(written[sent:], produced - sent_tokens))
+                        sent, sent_tokens, handed = len(written), produced, time.monotonic()
             finally:
                 stream.close()  # type: ignore[union-attr]
             # In stream mode llama.cpp reports no usage; the context holds prompt + reply.
-            prompt_tokens = max(0, self._engine.llama.n_tokens - produced)
-        yield _Piece(usage=_usage(prompt_tokens, produced), finish=finish)
+            prompt = max(0, self._engine.llama.n_tokens - produced)
+            pieces.put(_Piece(written[sent:], produced - sent_tokens, prompt, finish))
+        except BaseException as error:  # handed to the caller's thread, raised there
+            pieces.put(error)
 
     def _generate(
         self,
@@ -141,11 +182,10 @@ class LlamaChatModel(BaseChatModel):
         request = self._request(messages, stop, **kwargs)
         pieces = list(self._pieces(request, kwargs.get("timeout", self.timeout),
                                    kwargs.get("enough")))
-        last = pieces[-1]
         message = AIMessage(
             content="".join(p.text for p in pieces),
-            usage_metadata=last.usage,
-            response_metadata={"finish_reason": last.finish, "model": self.model_name},
+            usage_metadata=_usage(pieces[-1].prompt or 0, sum(p.tokens for p in pieces)),
+            response_metadata={"finish_reason": pieces[-1].finish, "model": self.model_name},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -156,17 +196,20 @@ class LlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        """The reply in chunks of several tokens, each with its tokens in `usage_metadata`.
+
+        The last one also has the prompt's, so the chunks' usage adds up as LangChain sums it.
+        """
         request = self._request(messages, stop, **kwargs)
         for piece in self._pieces(request, kwargs.get("timeout", self.timeout),
                                   kwargs.get("enough")):
-            metadata = {"finish_reason": piece.finish, "model": self.model_name}
-            chunk = ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content=piece.text,
-                    usage_metadata=piece.usage,
-                    response_metadata=metadata if piece.usage else {},
-                )
-            )
+            last = piece.prompt is not None
+            metadata = {"finish_reason": piece.finish, "model": self.model_name} if last else {}
+            chunk = ChatGenerationChunk(message=AIMessageChunk(
+                content=piece.text,
+                usage_metadata=_usage(piece.prompt or 0, piece.tokens),
+                response_metadata=metadata,
+            ))
             if run_manager and piece.text:
                 run_manager.on_llm_new_token(piece.text, chunk=chunk)
             yield chunk
@@ -178,10 +221,11 @@ class ModelTimeoutError(TimeoutError):
 
 @dataclass(frozen=True)
 class _Piece:
-    """A token of the reply, or (last) the usage and finish reason."""
+    """Some of the reply: its text and tokens (the last piece: the prompt's, and why it ended)."""
 
-    text: str = ""
-    usage: UsageMetadata | None = None
+    text: str
+    tokens: int
+    prompt: int | None = None
     finish: str | None = None
 
 

@@ -79,7 +79,9 @@ def run_task(
             None if resume else {"task": task},
             config=run_config,
             context=context,
-            stream_mode=["checkpoints", "tasks", "updates", "messages", "values"],
+            # The model's tokens only for someone watching: each costs the model time.
+            stream_mode=["checkpoints", "tasks", "updates", "values",
+                         *(["messages"] if on_progress else [])],
             **durable,
         )
         # Closed here, not whenever the generator is collected: a stopped run ends (its
@@ -97,7 +99,7 @@ def run_task(
                     values = payload
                     progress.iteration = payload.get("iteration") or progress.iteration
                 elif mode == "messages":
-                    progress.tokens += 1
+                    progress.tokens += _tokens_in(payload[0])
                 else:
                     _apply_update(progress, payload)
                 if on_progress:
@@ -111,6 +113,18 @@ def run_task(
         seconds=progress.elapsed,
         context=context,
     )
+
+
+def _tokens_in(chunk: Any) -> int:
+    """The tokens a streamed chunk of text holds: its usage if it says, else one.
+
+    The embedded model's chunks hold several. A chunk without text (TGI's last, with the
+    whole reply's usage) holds none.
+    """
+    usage = getattr(chunk, "usage_metadata", None)
+    if not getattr(chunk, "text", ""):
+        return 0
+    return usage["output_tokens"] if usage else 1
 
 
 def _apply_update(progress: Progress, update: dict[str, Any]) -> None:
