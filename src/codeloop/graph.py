@@ -33,13 +33,9 @@ def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     """Approved, out of budget, or a stated rule left untested: finalize (or human_review).
 
     Otherwise another round with the findings; at the end of the budget, one more only
-    to settle a dispute with the model's own tests (`_dispute_open`). The context comes
-    from `get_runtime()`, not an injected `runtime` parameter: edges also run under
-    `update_state` (forks, Studio's state editing), which provides no runtime and rejects
-    an edge that asks for one (langgraph#6340). There the defaults apply.
+    to settle a dispute with the model's own tests (`_dispute_open`).
     """
-    runtime = get_runtime(Context)
-    ctx = context_of(runtime and runtime.context)
+    ctx = _edge_context()
     current = state["current"]
     # Every test passes but a stated rule has none, even asked again: another attempt would
     # be judged by the same tests, so the run ends here, not approved, with what it has.
@@ -82,8 +78,7 @@ def after_execute(state: State) -> Literal["write_tests", "review"]:
     attempt = state["current"]
     if attempt["parse_error"] or not trusted_pass(attempt):
         return "review"
-    runtime = get_runtime(Context)
-    if anchors(attempt) >= context_of(runtime and runtime.context).examples_suffice:
+    if anchors(attempt) >= _edge_context().examples_suffice:
         return "review"
     if not attempt.get("tests_asked") and (not attempt.get("model_tests") or tests_broken(attempt)):
         return "write_tests"
@@ -91,6 +86,16 @@ def after_execute(state: State) -> Literal["write_tests", "review"]:
         return "review"
     missing = uncovered(attempt, rules_for(state["task"], attempt))
     return "write_tests" if missing else "review"
+
+
+def _edge_context() -> Context:
+    """The run's Context, read from `get_runtime()`, not from an injected `runtime` parameter.
+
+    Edges also run under `update_state` (forks, Studio's state editing), which provides no
+    runtime and rejects an edge that asks for one (langgraph#6340). There the defaults apply.
+    """
+    runtime = get_runtime(Context)
+    return context_of(runtime and runtime.context)
 
 
 def build_graph(**compile_options: Any) -> Any:

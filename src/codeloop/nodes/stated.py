@@ -84,5 +84,5 @@ def _between(text: str, first: re.Match[str], second: re.Match[str]) -> str:
 
 
 def given_tests(task: str, code: str) -> str:
-    """Test functions for what the task itself says a call gives: examples, then rules."""
-    return "\n\n".join(as_test(e) for e in (*task_examples(task, code), *stated_checks(task, code)))
+    """Test functions for what the task itself says a call gives: its examples, else its rules."""
+    return "\n\n".join(as_test(e) for e in task_examples(task, code) or stated_checks(task, code))
