@@ -19,12 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from langchain_core.messages import HumanMessage, SystemMessage
-
 from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
+from codeloop.nodes.common import prompts_for
 from codeloop.nodes.enough import enough_solution
-from codeloop.prompts.base import render
 
 
 def on_new_thread(call: Callable[[], int]) -> tuple[int, float]:
@@ -43,11 +41,8 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model("local")
     task = load_problems(offset=1, limit=1)[0].prompt
-    messages = [SystemMessage(render("chat_generate_system")),
-                HumanMessage(render("chat_generate_user", task=task.strip(), constraints=""))]
-    request = {"messages": [{"role": "system", "content": messages[0].text},
-                            {"role": "user", "content": messages[1].text}],
-               "temperature": 0.0, "seed": 0, "max_tokens": 1024}
+    messages = prompts_for(model).generation(task, "", None, None)  # the loop's first call
+    request = model._request(messages, None, temperature=0.0, seed=0, max_tokens=1024)
 
     def through_engine() -> int:
         reply = model.invoke(messages, temperature=0.0, seed=0, max_tokens=1024,
@@ -58,7 +53,7 @@ def main() -> None:
         llama = model._engine.llama
         llama.reset()
         text, produced = "", 0
-        for part in llama.create_chat_completion(**request, stream=True):
+        for part in llama.create_chat_completion(**request):
             piece = part["choices"][0]["delta"].get("content")
             if piece:
                 text, produced = text + piece, produced + 1

@@ -25,8 +25,9 @@ from pydantic import ConfigDict, PrivateAttr
 
 ROLE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 STREAM_EVERY = 0.25
-"""Seconds between the pieces of a reply handed to the caller: each one wakes the
-caller's thread (and LangGraph's, and a live view's) on cores llama.cpp keeps busy."""
+"""Seconds between the pieces of a reply handed to the caller, rather than one per token:
+a person watching sees no difference, and the threads that watch (the caller's,
+LangGraph's, a live view's) wake several times less often."""
 
 
 class LlamaEngine:
