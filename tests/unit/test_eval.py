@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -81,6 +82,24 @@ def test_loop_record_keeps_how_each_attempt_was_judged() -> None:
     assert attempt["hidden"] is True and attempt["approved"] is True
     assert attempt["examples"] == "1/1"  # truncate_number(3.5) -> 0.5 from the docstring
     assert "def test_zero():\n    assert truncate_number(1.0) == 0.0" in record["model_tests"]
+
+
+def test_a_loops_seconds_do_not_include_scoring_its_attempts(monkeypatch) -> None:
+    """Hidden tests of code that loops until their time limit had been charged to the loop."""
+    clock = [0.0]
+    monkeypatch.setattr(harness, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    real_score = harness.score
+
+    def slow_score(problem, code):
+        clock[0] += 20.0
+        return real_score(problem, code)
+
+    monkeypatch.setattr(harness, "score", slow_score)
+    model = ScriptedChatModel(script=_replier(CANONICAL["HumanEval/2"]))
+    record = evaluate(PROBLEMS["HumanEval/2"], "loop", ScriptedContext(scripted=model))
+    assert record["passed"] is True and record["attempts"][0]["hidden"] is True
+    assert record["seconds"] == 0.0 and clock[0] == 40.0  # the final code, and its one attempt
+    assert "attempt_codes" not in record
 
 
 def test_results_log_survives_a_torn_line_and_pending_skips_done(tmp_path: Path) -> None:

@@ -122,7 +122,8 @@ def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
         "code": result.final["code"] if result.final else "",
         "status": result.status,
         "iterations": len(attempts),
-        "attempts": [_attempt_brief(problem, a) for a in attempts],
+        "attempts": [_attempt_brief(a) for a in attempts],
+        "attempt_codes": [a["code"] for a in attempts],  # scored by evaluate, off the clock
         # The tests the model wrote for the run (shared by its attempts): to see why a run
         # ended as it did, e.g. which expected values were wrong.
         "model_tests": latest_model_tests(attempts),
@@ -132,8 +133,8 @@ def solve_loop(problem: Problem, context: Context) -> dict[str, Any]:
     }
 
 
-def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
-    """How one attempt was judged by the loop, and (after the run) by the hidden tests.
+def _attempt_brief(attempt: Attempt) -> dict[str, Any]:
+    """How one attempt was judged by the loop (evaluate adds the hidden tests' verdict).
 
     Kept for analysing the loop: whether the attempt it chose was its best one.
     """
@@ -152,7 +153,6 @@ def _attempt_brief(problem: Problem, attempt: Attempt) -> dict[str, Any]:
         "failing": blocking_failures(attempt)[:5],
         "approved": attempt.get("approved", False),
         "seconds": attempt.get("seconds", {}),
-        "hidden": bool(attempt["code"]) and score(problem, attempt["code"]).status == "passed",
     }
 
 
@@ -165,11 +165,21 @@ SOLVERS: dict[Mode, Callable[[Problem, Context], dict[str, Any]]] = {
 
 
 def evaluate(problem: Problem, mode: Mode, context: Context) -> dict[str, Any]:
-    """Solve `problem` in `mode`, then score it with the hidden tests: one results line."""
+    """Solve `problem` in `mode`, then score it with the hidden tests: one results line.
+
+    The seconds are the solver's alone. Scoring runs after the clock stops, for each of
+    a loop's attempts too: code that loops until the hidden tests' time limit had added up
+    to 70 s to a loop's seconds and nothing to a single call's.
+    """
     started = time.monotonic()
     solved = SOLVERS[mode](problem, context)
     seconds = time.monotonic() - started
     hidden = score(problem, solved["code"])
+    briefs, codes = solved.get("attempts", []), solved.get("attempt_codes", [])
+    attempts = [
+        {**brief, "hidden": bool(code) and score(problem, code).status == "passed"}
+        for brief, code in zip(briefs, codes, strict=True)
+    ]
     return {
         "task_id": problem.task_id,
         "mode": mode,
@@ -180,7 +190,7 @@ def evaluate(problem: Problem, mode: Mode, context: Context) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "hidden": {"status": hidden.status, "detail": hidden.detail[:300]},
         "code": solved["code"],
-        "attempts": solved.get("attempts", []),
+        "attempts": attempts,
         "model_tests": solved.get("model_tests", ""),
     }
 
