@@ -49,7 +49,7 @@ class CharEngine:
         self.thread = ThreadPoolExecutor(max_workers=1)
         self.llama = self
 
-    def reset(self) -> None:
+    def start(self, messages: list[dict[str, Any]]) -> None:
         self.n_tokens = 0
 
     def create_chat_completion(self, **request: Any) -> Iterator[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
@@ -70,10 +70,31 @@ def test_a_solution_reply_stops_after_its_code_and_keeps_the_same_code(model) ->
 
 
 def test_the_same_prompt_gives_the_same_reply_whatever_ran_before(model) -> None:
-    """Reusing llama.cpp's cached prompt prefix changed this greedy reply after ~150 tokens."""
-    ask = prompts_for(model).generation(load_problems(20, 1)[0].prompt, "", None, None)
+    """Reusing llama.cpp's cached prompt prefix changed this greedy reply after ~150 tokens.
+
+    The first call reads its system message afresh, the last restores it after a call
+    with another system message: the replies are the same.
+    """
+    prompts = prompts_for(model)
+    ask = prompts.generation(load_problems(20, 1)[0].prompt, "", None, None)
+    model._engine.prefixes.states.clear()
     first = model.invoke(ask, max_tokens=220, temperature=0.0).text
+    model.invoke([SystemMessage("Answer in one word."), HumanMessage("Colour of snow?")], max_tokens=3)
     assert model.invoke(ask, max_tokens=220, temperature=0.0).text == first
+
+
+def test_a_system_message_read_before_is_not_read_again(model, monkeypatch) -> None:
+    llama, read = model._engine.llama, []
+    original = llama.eval
+    monkeypatch.setattr(llama, "eval", lambda tokens: (read.append(len(tokens)), original(tokens))[1])
+    system = SystemMessage("You review Python code. Answer yes or no.")
+    ask = [system, HumanMessage("Is `def add(a, b): return a - b` a correct add?")]
+    model.invoke(ask, max_tokens=1)
+    fresh = read[:2]
+    read.clear()
+    model.invoke(ask, max_tokens=1)
+    assert len(fresh) == 2 and read[0] == fresh[1]  # the system message's part, then the rest
+    assert model.invoke(ask, max_tokens=1).text == model.invoke(ask, max_tokens=1).text
 
 
 def test_the_installed_build_passes_its_self_check_once(tmp_path, monkeypatch) -> None:

@@ -23,6 +23,8 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from codeloop.models.llama_prefix import SystemPrefixes
+
 ROLE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 STREAM_EVERY = 0.25
 """Seconds between the pieces of a reply handed to the caller, rather than one per token:
@@ -52,6 +54,11 @@ class LlamaEngine:
         self.llama = self.thread.submit(
             Llama, model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
         ).result()
+        self.prefixes = SystemPrefixes(self.llama)
+
+    def start(self, messages: list[dict[str, Any]]) -> None:
+        """Ready the context for a new prompt (llama_prefix): on the engine's thread only."""
+        self.prefixes.start(messages)
 
 
 class LlamaChatModel(BaseChatModel):
@@ -134,14 +141,14 @@ class LlamaChatModel(BaseChatModel):
         swallowed), so the deadline is checked between tokens, which closes the
         generation within one token of it.
 
-        The engine's context is reset first: llama.cpp otherwise reuses the cached prefix
+        The engine's context is cleared first: llama.cpp otherwise reuses the cached prefix
         shared with the previous prompt, and evaluating the rest in a differently sized
         batch changes the floating-point results, so the same prompt at temperature 0
-        could give a different reply depending on what ran before it. Re-reading the
-        prompt costs little next to generating; reproducible runs are worth it.
+        could give a different reply depending on what ran before it. Only the system
+        message's part is kept, read the same way every time (models.llama_prefix).
         """
         try:
-            self._engine.llama.reset()  # type: ignore[no-untyped-call]
+            self._engine.start(request["messages"])
             deadline = time.monotonic() + timeout
             written, produced, finish = "", 0, None
             sent, sent_tokens, handed = 0, 0, time.monotonic()
