@@ -79,7 +79,7 @@ class ChatPrompts:
             "chat_review_user",
             task=task.strip(),
             rules=listed,
-            code=attempt["code"].strip(),
+            code=without_copied_docstrings(attempt["code"], task),
             tests=counted_tests(attempt),
             results=test_summary(attempt),
         )
@@ -93,6 +93,31 @@ class ChatPrompts:
 def _test_form(prefix: str) -> str:
     """The shape of one test function, as the request shows it."""
     return f"def {prefix}<what_it_checks>():\n    assert <call> == <expected value>"
+
+
+def without_copied_docstrings(code: str, task: str) -> str:
+    """The solution as the reviewer is shown it: without docstrings copied from the task.
+
+    Solutions to a task that is a signature and docstring repeat the docstring, which the
+    reviewer has just read in the task: on HumanEval about a fifth of a review's prompt,
+    read at about 8 ms a token on a CPU. Docstrings the task does not contain are kept.
+    """
+    try:
+        module = ast.parse(code)
+    except UNPARSABLE:
+        return code.strip()
+    shown = " ".join(task.split())
+    lines = code.splitlines()
+    copies = [
+        node.body[0] for node in ast.walk(module)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and len(node.body) > 1 and (doc := ast.get_docstring(node, clean=False))
+        and " ".join(doc.split()) in shown
+    ]
+    for node in sorted(copies, key=lambda n: n.lineno, reverse=True):
+        first, last = line_span(node)
+        del lines[first - 1 : last]
+    return "\n".join(lines).strip()
 
 
 def counted_tests(attempt: Attempt) -> str:
