@@ -33,10 +33,14 @@ def route(state: State) -> Literal["generate", "human_review", "finalize"]:
     """Approved, out of budget, or a stated rule left untested: finalize (or human_review).
 
     Otherwise another round with the findings; at the end of the budget, one more only
-    to settle a dispute with the model's own tests (`_dispute_open`).
+    to settle a dispute with the model's own tests (`_dispute_open`). A person's feedback
+    written into the state as review's output (a fork, notebook 02) comes first: within
+    the budget it is answered with a new attempt, whatever the verdict was.
     """
     ctx = _edge_context()
     current = state["current"]
+    if state.get("human_feedback") and state.get("iteration", 0) < ctx.max_iterations:
+        return "generate"
     # Every test passes but a stated rule has none, even asked again: another attempt would
     # be judged by the same tests, so the run ends here, not approved, with what it has.
     untested = bool(current.get("untested_rules"))

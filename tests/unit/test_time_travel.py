@@ -49,6 +49,21 @@ def test_fork_after_review_with_feedback_goes_back_to_generate(scripted):
     assert graph.get_state(after_review.config).values.get("human_feedback") is None
 
 
+def test_feedback_on_an_approved_attempt_is_answered_with_a_new_one(scripted):
+    """A person's feedback outranks the verdict (and an untested rule) while budget is left."""
+    context, _ = scripted([reply_with_code(ADD), reply_with_tests(TESTS), reply_with_verdict(True, 9)],
+                          max_iterations=1)
+    graph = build_graph(checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": "approved"}}
+    assert graph.invoke({"task": TASK}, thread, context=context)["status"] == "approved"
+    after_review = next(s for s in graph.get_state_history(thread) if s.next == ("finalize",))
+    fork = graph.update_state(after_review.config, {"human_feedback": FEEDBACK}, as_node="review")
+    assert graph.get_state(fork).next == ("generate",)
+    spent = graph.update_state(after_review.config, {"human_feedback": FEEDBACK, "iteration": 3},
+                               as_node="review")
+    assert graph.get_state(spent).next == ("finalize",)  # the budget (3 without a runtime) is spent
+
+
 def test_replay_from_a_checkpoint_reruns_only_what_follows(scripted):
     graph, thread, after_review, context, model = first_run(scripted)
     calls = len(model.prompts)
