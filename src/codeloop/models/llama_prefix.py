@@ -1,11 +1,11 @@
 """The system message's part of llama.cpp's context: read once, restored for later calls.
 
 Every call starts from a clean context (models.local says why), so every call read its
-system message again: for a review, 160 of its ~450 prompt tokens, at about 9 ms each on
-a 2-core CPU without AVX-512. Now the system message is always read as a batch of its
-own, first, and the context it leaves is kept; a later call with the same system message
-restores it and reads only the rest. Read now or restored, the system message was read
-the same way, so a reply still never depends on which calls ran before it.
+system message again: for a review, 160 of its ~500 prompt tokens, at about 8 ms each on
+a 2-core CPU without AVX-512 (bench/bench_review.py). Now the system message is read as
+a batch of its own, first, and the context it leaves is kept; a later call with the same
+system message restores it and reads only the rest. Read now or restored, the system
+message was read the same way, so a reply still never depends on which calls ran before it.
 
 Only for chat templates in ChatML form (the embedded Qwen model's), where the system
 message is a fixed prefix of the prompt. Another template reads the whole prompt, as before.
