@@ -107,17 +107,22 @@ def without_copied_docstrings(code: str, task: str) -> str:
     except UNPARSABLE:
         return code.strip()
     shown = " ".join(task.split())
-    lines = code.splitlines()
     copies = [
         node.body[0] for node in ast.walk(module)
         if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         and len(node.body) > 1 and (doc := ast.get_docstring(node, clean=False))
         and " ".join(doc.split()) in shown
     ]
-    for node in sorted(copies, key=lambda n: n.lineno, reverse=True):
+    return _cut(code, copies).strip()
+
+
+def _cut(source: str, nodes: Sequence[ast.stmt]) -> str:
+    """`source` without the lines of `nodes` (statements of its own parse tree)."""
+    lines = source.splitlines()
+    for node in sorted(nodes, key=lambda n: n.lineno, reverse=True):
         first, last = line_span(node)
         del lines[first - 1 : last]
-    return "\n".join(lines).strip()
+    return "\n".join(lines)
 
 
 def counted_tests(attempt: Attempt) -> str:
@@ -132,12 +137,9 @@ def counted_tests(attempt: Attempt) -> str:
         module = ast.parse(tests)
     except UNPARSABLE:
         return tests.strip()
-    lines = tests.splitlines()
-    for node in reversed(module.body):
-        if isinstance(node, ast.FunctionDef) and node.name in refuted:
-            first, last = line_span(node)
-            del lines[first - 1 : last]
-    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines)).strip()
+    dropped = [node for node in module.body
+               if isinstance(node, ast.FunctionDef) and node.name in refuted]
+    return re.sub(r"\n{4,}", "\n\n\n", _cut(tests, dropped)).strip()
 
 
 def test_summary(attempt: Attempt) -> str:
