@@ -12,6 +12,7 @@ from typing import Any
 
 from codeloop.context import Context
 from codeloop.models import register_model
+from codeloop.models.local import LlamaEngine
 
 # `make run`'s demo task, with its one example on a line of its own: without an example
 # nothing trusted anchors the 0.5B model's own tests, and on some CPUs' builds right code
@@ -51,6 +52,8 @@ class CharEngine:
 
     def start(self, messages: list[dict[str, Any]]) -> None:
         self.n_tokens = 0
+
+    open = LlamaEngine.open  # the real engine's, over the stand-in completion below
 
     def create_chat_completion(self, **request: Any) -> Iterator[dict[str, Any]]:
         self.n_tokens = 10

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
 from codeloop.models.local import ModelTimeoutError
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.enough import enough_solution
+from codeloop.nodes.extract import begun_solution, extract
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,28 @@ def test_a_system_message_read_before_is_not_read_again(model, monkeypatch) -> N
     model.invoke(ask, max_tokens=1)
     assert len(fresh) == 2 and read[0] == fresh[1]  # the system message's part, then the rest
     assert model.invoke(ask, max_tokens=1).text == model.invoke(ask, max_tokens=1).text
+
+
+def test_a_begun_reply_follows_the_conversation_as_the_chat_template_lays_it_out(model) -> None:
+    """Begun with nothing, the prompt is the chat completion's own: the same greedy reply."""
+    ask = prompts_for(model).generation(load_problems(2, 1)[0].prompt, "", None, None)
+    chat = model.invoke(ask, max_tokens=60, temperature=0.0)
+    begun = model.invoke([*ask, AIMessage("")], max_tokens=60, temperature=0.0)
+    assert begun.text == chat.text
+    assert begun.usage_metadata == chat.usage_metadata
+
+
+def test_a_reply_begun_with_the_stub_is_continued_with_the_body(model) -> None:
+    problem = load_problems(0, 1)[0]
+    ask = prompts_for(model).generation(problem.prompt, "", None, None)
+    start = begun_solution(problem.prompt)
+    whole = call_model(model, ask, enough=enough_solution, max_tokens=600, temperature=0.0)
+    body = call_model(model, [*ask, AIMessage(start)], enough=enough_solution, max_tokens=600,
+                      temperature=0.0)
+    assert body.text.startswith(start) and body.text.endswith("```")
+    code = extract(body.text).code
+    assert "def has_close_elements" in code and "return" in code.split('"""')[-1]
+    assert body.usage_metadata["output_tokens"] < whole.usage_metadata["output_tokens"] - 50
 
 
 def test_the_installed_build_passes_its_self_check_once(tmp_path, monkeypatch) -> None:

@@ -29,7 +29,7 @@ from codeloop.nodes.checks import Check, blocking_failures, run_checks
 from codeloop.nodes.common import prompts_for
 from codeloop.nodes.examples import is_example, task_examples
 from codeloop.nodes.extract import extract, with_task_definitions
-from codeloop.nodes.generate import ask_model
+from codeloop.nodes.generate import ask_model, solution_request
 from codeloop.runs.runner import run_task
 from codeloop.sandbox import Limits, TestReport, call_sandboxed
 from codeloop.state import Attempt, CheckDict, TestReportDict, latest_model_tests
@@ -90,7 +90,8 @@ def _simple_loop(
     previous: Attempt | None = None
     code = ""
     for attempt in range(tries):
-        messages = prompts.generation(problem.prompt, "", previous, None)
+        messages = solution_request(model, prompts, problem.prompt, "", previous, None,
+                                    retry=attempt > 0)
         reply = ask_model(model, messages, context, attempt, context.max_new_tokens,
                           list(prompts.stop))
         usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}

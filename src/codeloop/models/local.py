@@ -7,11 +7,12 @@ thread of its own, which also serialises them (llama.cpp contexts are not thread
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -60,6 +61,50 @@ class LlamaEngine:
         """Ready the context for a new prompt (llama_prefix): on the engine's thread only."""
         self.prefixes.start(messages)
 
+    def open(self, request: dict[str, Any]) -> Generator[tuple[str, str | None], None, None]:
+        """The reply as written, token by token, each with the finish reason if it ends there.
+
+        On the engine's thread only. A request whose last message is the assistant's is a
+        reply begun for the model (`continues_replies`): the conversation before it is laid
+        out by the model's own chat template, the begun reply follows as it is, and only
+        what the model adds is returned.
+        """
+        messages = request["messages"]
+        chat = messages[-1]["role"] != "assistant"
+        stream: Any  # llama-cpp-python's chat or text completion chunks
+        if chat:
+            stream = self.llama.create_chat_completion(**request)
+        elif "response_format" in request:
+            raise ValueError("a begun reply cannot also be held to a JSON schema")
+        else:
+            layout = self.template(messages=messages[:-1])
+            text = layout.prompt + messages[-1]["content"]
+            prompt = self.llama.tokenize(text.encode("utf-8"),
+                                         add_bos=not layout.added_special, special=True)
+            options = {k: v for k, v in request.items() if k != "messages"}
+            stream = self.llama.create_completion(prompt=prompt, **options)
+        try:
+            for part in stream:
+                choice: dict[str, Any] = part["choices"][0]
+                piece = choice["delta"].get("content") if chat else choice["text"]
+                yield piece or "", choice.get("finish_reason")
+        finally:
+            stream.close()
+
+    @functools.cached_property
+    def template(self) -> Any:
+        """The model's chat template, as llama-cpp-python applies it in create_chat_completion."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llama = self.llama
+        eos, bos = llama.token_eos(), llama.token_bos()
+        return Jinja2ChatFormatter(
+            template=llama.metadata["tokenizer.chat_template"],
+            eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+
 
 class LlamaChatModel(BaseChatModel):
     """LangChain chat model over a `LlamaEngine`: streaming, stop sequences, seed, usage.
@@ -71,6 +116,7 @@ class LlamaChatModel(BaseChatModel):
     """
 
     stops_early: ClassVar[bool] = True
+    continues_replies: ClassVar[bool] = True
     model_config = ConfigDict(arbitrary_types_allowed=True)
     model_name: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     temperature: float = 0.0
@@ -146,23 +192,26 @@ class LlamaChatModel(BaseChatModel):
         batch changes the floating-point results, so the same prompt at temperature 0
         could give a different reply depending on what ran before it. Only the system
         message's part is kept, read the same way every time (models.llama_prefix).
+
+        A reply begun in the prompt (its last message, the assistant's) is handed over
+        whole, begun part first, as TGI's completion model does (models.tgi).
         """
         try:
             self._engine.start(request["messages"])
             deadline = time.monotonic() + timeout
-            written, produced, finish = "", 0, None
+            last = request["messages"][-1]
+            written = last["content"] if last["role"] == "assistant" else ""  # a begun reply
+            produced, finish = 0, None
             sent, sent_tokens, handed = 0, 0, time.monotonic()
-            stream = self._engine.llama.create_chat_completion(**request)
+            stream = self._engine.open(request)
             try:
-                for part in stream:
+                for text, ended in stream:
                     if closed.is_set():
                         return
                     if time.monotonic() > deadline:
                         raise ModelTimeoutError(
                             f"the embedded model took longer than {timeout:g} s")
-                    choice: dict[str, Any] = dict(part["choices"][0])  # type: ignore[index,arg-type]
-                    finish = choice.get("finish_reason") or finish
-                    text = choice["delta"].get("content")
+                    finish = ended or finish
                     if not text:
                         continue
                     written, produced = written + text, produced + 1
@@ -173,7 +222,7 @@ class LlamaChatModel(BaseChatModel):
                         pieces.put(_Piece(written[sent:], produced - sent_tokens))
                         sent, sent_tokens, handed = len(written), produced, time.monotonic()
             finally:
-                stream.close()  # type: ignore[union-attr]
+                stream.close()
             # In stream mode llama.cpp reports no usage; the context holds prompt + reply.
             prompt = max(0, self._engine.llama.n_tokens - produced)
             pieces.put(_Piece(written[sent:], produced - sent_tokens, prompt, finish))

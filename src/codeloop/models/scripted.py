@@ -29,6 +29,9 @@ class ScriptedChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     script: Sequence[str] | Responder
+    continues_replies: bool = False
+    """Like the embedded model: a reply begun in the prompt (its last message, the
+    assistant's) is continued, so the scripted text is what follows the begun part."""
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
     options: list[dict[str, Any]] = Field(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -48,6 +51,8 @@ class ScriptedChatModel(BaseChatModel):
             self.prompts.append(list(messages))
             self.options.append(dict(kwargs))
             text = self._next(messages, kwargs, len(self.prompts) - 1)
+        if self.continues_replies and isinstance(messages[-1], AIMessage):
+            text = messages[-1].text + text
         words = len(text.split())
         message = AIMessage(
             content=text,

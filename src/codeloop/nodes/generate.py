@@ -19,8 +19,9 @@ from codeloop.nodes.checks import only_model_tests_fail
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.enough import Enough, enough_solution
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
-from codeloop.nodes.extract import TEST_HEADER, extract, with_task_definitions
+from codeloop.nodes.extract import TEST_HEADER, begun_solution, extract, with_task_definitions
 from codeloop.nodes.stated import given_tests
+from codeloop.prompts import PromptSet
 from codeloop.state import Attempt, State, check_task, latest_model_tests
 from codeloop.tracing import call_config
 
@@ -41,9 +42,8 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     previous = attempts[-1] if attempts else None
     if previous and not state.get("human_feedback") and only_model_tests_fail(previous):
         previous = None  # a second opinion from the task alone (see nodes.checks)
-    ask = prompts.generation(
-        state["task"], state.get("constraints") or "", previous, state.get("human_feedback")
-    )
+    ask = solution_request(model, prompts, state["task"], state.get("constraints") or "",
+                           previous, state.get("human_feedback"), retry=bool(attempts))
     reply = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, list(prompts.stop))
     found = extract(reply.text)
     code = with_task_definitions(found.code, state["task"])
@@ -61,6 +61,22 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "seconds": {"generate": round(time.monotonic() - started, 3)},
     }
     return {"current": attempt, "iteration": attempt["iteration"], "human_feedback": None}
+
+
+def solution_request(
+    model: BaseChatModel, prompts: PromptSet, task: str, constraints: str,
+    previous: Attempt | None, human_feedback: str | None, retry: bool,
+) -> list[BaseMessage]:
+    """The messages asking for a solution; a retry's reply is begun with the task's stub.
+
+    A model that `continues_replies` then writes only the body, not the signature and
+    docstring it copied at the first attempt: on a CPU every token written costs about
+    four read. The first attempt is asked exactly as a single call is, so what the loop
+    adds to a single call is only its retries, tests and review.
+    """
+    ask = prompts.generation(task, constraints, previous, human_feedback)
+    begun = begun_solution(task) if retry and getattr(model, "continues_replies", False) else ""
+    return [*ask, AIMessage(begun)] if begun else ask
 
 
 def ask_model(
