@@ -51,9 +51,9 @@ class ScriptedChatModel(BaseChatModel):
             self.prompts.append(list(messages))
             self.options.append(dict(kwargs))
             text = self._next(messages, kwargs, len(self.prompts) - 1)
+        words = len(text.split())
         if self.continues_replies and isinstance(messages[-1], AIMessage):
             text = messages[-1].text + text
-        words = len(text.split())
         message = AIMessage(
             content=text,
             usage_metadata=UsageMetadata(
