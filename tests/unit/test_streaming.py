@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from codeloop.models import local
 from codeloop.models.local import LlamaChatModel, ModelTimeoutError
@@ -50,6 +50,13 @@ def test_closing_a_stream_stops_the_generation(monkeypatch: pytest.MonkeyPatch) 
     stream.close()
     engine.thread.submit(lambda: None).result()  # the engine is free again
     assert engine.pulled < 100
+
+
+def test_a_begun_reply_held_to_a_json_schema_is_refused_in_one_line() -> None:
+    model = LlamaChatModel(CharEngine(REPLY))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^a begun reply cannot also be held to a JSON schema$"):
+        model.invoke([HumanMessage("add"), AIMessage("{")], json_schema={"type": "object"})
+    assert model.invoke([HumanMessage("add")]).text == REPLY  # still usable afterwards
 
 
 def test_a_timeout_on_the_engines_thread_is_raised_to_the_caller() -> None:
