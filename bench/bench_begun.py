@@ -22,7 +22,7 @@ from codeloop.context import Context
 from codeloop.evals.humaneval import load_problems, score
 from codeloop.models import load_model
 from codeloop.nodes.common import prompts_for
-from codeloop.nodes.extract import begun_solution, extract, with_task_definitions
+from codeloop.nodes.extract import begun_solution, extract
 from codeloop.nodes.generate import ask_model
 
 KINDS = ("asked", "begun")
@@ -47,8 +47,7 @@ def main() -> None:
             reply = ask_model(model, messages, context, 0, context.max_new_tokens,
                               list(prompts.stop))
             seconds = time.perf_counter() - started
-            code = with_task_definitions(extract(reply.text).code, problem.prompt)
-            passed = score(problem, code).status == "passed"
+            passed = score(problem, extract(reply.text).code).status == "passed"
             rows[kind].append((passed, seconds, reply.usage_metadata["output_tokens"]))
     base = statistics.mean(s for _, s, _ in rows["asked"])
     print(f"{'reply':<7} {'passed':>7} {'mean s':>7} {'vs asked':>9} {'tokens written':>15}"
