@@ -52,6 +52,15 @@ class Context:
             "repeating one the tests rejected."
         },
     )
+    retry_candidates: int = field(
+        default=1,
+        metadata={
+            "description": "Solutions a retry writes at once (1-8), where the task has "
+            "examples or tests of the user's to choose by: the one passing most of them is "
+            "the attempt. The embedded model decodes them together in one batch, sharing "
+            "the prompt; other models write one."
+        },
+    )
     seed: int = field(
         default=0,
         metadata={"description": "Sampling seed, so a run can be repeated."},
@@ -91,6 +100,8 @@ class Context:
             raise ValueError(f"max_iterations must be 1-20, got {self.max_iterations}")
         if not 0 <= self.review_threshold <= 10:
             raise ValueError(f"review_threshold must be 0-10, got {self.review_threshold}")
+        if not 1 <= self.retry_candidates <= 8:
+            raise ValueError(f"retry_candidates must be 1-8, got {self.retry_candidates}")
         if self.examples_suffice < 1:
             raise ValueError(f"examples_suffice must be at least 1, got {self.examples_suffice}")
         for name in ("temperature", "retry_temperature"):

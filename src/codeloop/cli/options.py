@@ -35,6 +35,13 @@ def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> No
         help=f"sampling temperature for retries (default {defaults.retry_temperature})",
     )
     parser.add_argument(
+        "--retry-candidates",
+        type=int,
+        metavar="N",
+        help="solutions a retry writes at once, the one passing most of the task's examples "
+        f"kept (default {defaults.retry_candidates})",
+    )
+    parser.add_argument(
         "--examples-suffice",
         type=int,
         metavar="N",
@@ -52,6 +59,7 @@ def context_from(args: argparse.Namespace, **extra: Any) -> Context:
         "reviewer_model": args.reviewer_model,
         "max_iterations": args.max_iterations,
         "retry_temperature": args.retry_temperature,
+        "retry_candidates": args.retry_candidates,
         "examples_suffice": args.examples_suffice,
         **extra,
     }

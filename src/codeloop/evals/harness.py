@@ -152,6 +152,7 @@ def _attempt_brief(attempt: Attempt) -> dict[str, Any]:
         "unmet_rules": [a["rule"] for a in verdict.get("rules", []) if not a["met"]],
         "refuted": sum(bool(c.get("refuted")) for c in attempt.get("checks", [])),
         "failing": blocking_failures(attempt)[:5],
+        "candidates": attempt.get("candidates", []),
         "approved": attempt.get("approved", False),
         "seconds": attempt.get("seconds", {}),
     }

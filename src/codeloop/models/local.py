@@ -24,9 +24,11 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from codeloop.models.llama_candidates import Candidate, CandidateDecoder
 from codeloop.models.llama_prefix import SystemPrefixes
 
 ROLE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+CANDIDATE_WIDTH = 4  # sequences the candidates' context is made for (more: made again)
 STREAM_EVERY = 0.25
 """Seconds between the pieces of a reply handed to the caller, rather than one per token:
 a person watching sees no difference, and the threads that watch (the caller's,
@@ -56,6 +58,7 @@ class LlamaEngine:
             Llama, model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
         ).result()
         self.prefixes = SystemPrefixes(self.llama)
+        self.decoder: CandidateDecoder | None = None  # made at the first call for candidates
 
     def start(self, messages: list[dict[str, Any]]) -> None:
         """Ready the context for a new prompt (llama_prefix): on the engine's thread only."""
@@ -77,12 +80,8 @@ class LlamaEngine:
         elif "response_format" in request:
             raise ValueError("a begun reply cannot also be held to a JSON schema")
         else:
-            layout = self.template(messages=messages[:-1])
-            text = layout.prompt + messages[-1]["content"]
-            prompt = self.llama.tokenize(text.encode("utf-8"),
-                                         add_bos=not layout.added_special, special=True)
             options = {k: v for k, v in request.items() if k != "messages"}
-            stream = self.llama.create_completion(prompt=prompt, **options)
+            stream = self.llama.create_completion(prompt=self.prompt(messages), **options)
         try:
             for part in stream:
                 choice: dict[str, Any] = part["choices"][0]
@@ -90,6 +89,40 @@ class LlamaEngine:
                 yield piece or "", choice.get("finish_reason")
         finally:
             stream.close()
+
+    def prompt(self, messages: list[dict[str, Any]]) -> list[int]:
+        """The tokens of a conversation laid out by the model's chat template.
+
+        Ending with the assistant's message, that message is a begun reply: it follows as
+        it is. Otherwise the template's start of the assistant's reply follows.
+        """
+        begun = messages[-1]["role"] == "assistant"
+        layout = self.template(messages=messages[:-1] if begun else messages)
+        text = layout.prompt + (messages[-1]["content"] if begun else "")
+        return list(self.llama.tokenize(text.encode("utf-8"),
+                                        add_bos=not layout.added_special, special=True))
+
+    def candidates(
+        self, request: dict[str, Any], count: int, enough: Callable[[str], Any] | None,
+        deadline: float,
+    ) -> tuple[int, list[Candidate]]:
+        """How many tokens the prompt has, and `count` replies decoded together.
+
+        On the engine's thread only (models.llama_candidates). Reply n's seed is the
+        request's plus n.
+        """
+        if "response_format" in request:
+            raise ValueError("candidates cannot be held to a JSON schema")
+        if self.decoder is None or self.decoder.width < count:
+            if self.decoder is not None:
+                self.decoder.close()
+            self.decoder = CandidateDecoder(self.llama, max(count, CANDIDATE_WIDTH),
+                                            self.llama.n_ctx())
+        prompt = self.prompt(request["messages"])
+        return len(prompt), self.decoder.write(
+            prompt, count, temperature=request["temperature"], seed=request["seed"],
+            max_tokens=request["max_tokens"], stop=request["stop"], enough=enough,
+            deadline=deadline)
 
     @functools.cached_property
     def template(self) -> Any:
@@ -110,13 +143,16 @@ class LlamaChatModel(BaseChatModel):
     """LangChain chat model over a `LlamaEngine`: streaming, stop sequences, seed, usage.
 
     Per-call options arrive as keyword arguments (`temperature`, `max_tokens`, `seed`,
-    `json_schema`, `enough`); `json_schema` constrains the reply to that JSON schema with
-    llama.cpp's grammar, so a structured verdict always parses; `enough` (nodes.enough)
-    says when the reply so far holds all the caller uses, and generation stops there.
+    `json_schema`, `enough`, `candidates`); `json_schema` constrains the reply to that
+    JSON schema with llama.cpp's grammar, so a structured verdict always parses; `enough`
+    (nodes.enough) says when the reply so far holds all the caller uses, and generation
+    stops there; `candidates` N (through `generate`, with `stream=False`) gives N replies,
+    decoded together.
     """
 
     stops_early: ClassVar[bool] = True
     continues_replies: ClassVar[bool] = True
+    writes_candidates: ClassVar[bool] = True
     model_config = ConfigDict(arbitrary_types_allowed=True)
     model_name: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     temperature: float = 0.0
@@ -229,6 +265,32 @@ class LlamaChatModel(BaseChatModel):
         except BaseException as error:  # handed to the caller's thread, raised there
             pieces.put(error)
 
+    def _candidates(
+        self, messages: list[BaseMessage], count: int, stop: list[str] | None, **kwargs: Any,
+    ) -> list[ChatGeneration]:
+        """`count` replies to the messages, decoded together (models.llama_candidates).
+
+        Reply n is sampled with seed `seed + n`. The prompt is read once, so its tokens
+        count in the first reply's usage only. A begun reply (`continues_replies`) is
+        handed back whole, begun part first, as a single reply is.
+        """
+        request = self._request(messages, stop, **kwargs)
+        timeout = kwargs.get("timeout", self.timeout)
+        engine = self._engine
+        written = engine.thread.submit(
+            engine.candidates, request, count, kwargs.get("enough"), time.monotonic() + timeout)
+        try:
+            prompt, replies = written.result()
+        except TimeoutError as error:
+            raise ModelTimeoutError(f"the embedded model took longer than {timeout:g} s") from error
+        last = request["messages"][-1]
+        begun = last["content"] if last["role"] == "assistant" else ""
+        return [ChatGeneration(message=AIMessage(
+            content=begun + reply.text,
+            usage_metadata=_usage(prompt if n == 0 else 0, reply.tokens),
+            response_metadata={"finish_reason": reply.finish, "model": self.model_name},
+        )) for n, reply in enumerate(replies)]
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -236,6 +298,9 @@ class LlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if "candidates" in kwargs:
+            return ChatResult(generations=self._candidates(
+                messages, kwargs["candidates"], stop, **kwargs))
         request = self._request(messages, stop, **kwargs)
         pieces = list(self._pieces(request, kwargs.get("timeout", self.timeout),
                                    kwargs.get("enough")))

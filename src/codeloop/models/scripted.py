@@ -32,6 +32,9 @@ class ScriptedChatModel(BaseChatModel):
     continues_replies: bool = False
     """Like the embedded model: a reply begun in the prompt (its last message, the
     assistant's) is continued, so the scripted text is what follows the begun part."""
+    writes_candidates: bool = False
+    """Like the embedded model: the option `candidates` N gives N replies to one request,
+    here the script's next N, reply n with the seed `seed + n`."""
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
     options: list[dict[str, Any]] = Field(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -47,9 +50,17 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        count = kwargs.pop("candidates", 1)
+        if count == 1:
+            return ChatResult(generations=[self._reply(messages, kwargs)])
+        seed = kwargs.get("seed", 0)
+        return ChatResult(generations=[self._reply(messages, {**kwargs, "seed": seed + n})
+                                       for n in range(count)])
+
+    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatGeneration:
         with self._lock:
             self.prompts.append(list(messages))
-            self.options.append(dict(kwargs))
+            self.options.append(kwargs)
             text = self._next(messages, kwargs, len(self.prompts) - 1)
         words = len(text.split())
         if self.continues_replies and isinstance(messages[-1], AIMessage):
@@ -63,7 +74,7 @@ class ScriptedChatModel(BaseChatModel):
             ),
             response_metadata={"finish_reason": "stop"},
         )
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return ChatGeneration(message=message)
 
     def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any], index: int) -> str:
         if callable(self.script):

@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from codeloop.context import Context, context_of
 from codeloop.models import chat_model
+from codeloop.nodes.candidates import ask_candidates, candidate_count, choose
 from codeloop.nodes.checks import only_model_tests_fail
 from codeloop.nodes.common import call_model, prompts_for
 from codeloop.nodes.enough import Enough, enough_solution
@@ -22,6 +23,7 @@ from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.extract import TEST_HEADER, begun_solution, extract, with_task_definitions
 from codeloop.nodes.stated import given_tests
 from codeloop.prompts import PromptSet
+from codeloop.sandbox import Limits
 from codeloop.state import Attempt, State, check_task, latest_model_tests
 from codeloop.tracing import call_config
 
@@ -44,7 +46,15 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         previous = None  # a second opinion from the task alone (see nodes.checks)
     ask = solution_request(model, prompts, state["task"], state.get("constraints") or "",
                            previous, state.get("human_feedback"), retry=bool(attempts))
-    reply = ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens, list(prompts.stop))
+    count = candidate_count(ctx, model, attempts[-1] if attempts else None)
+    if count > 1:
+        replies = ask_candidates(model, ask, ctx, len(attempts), count, list(prompts.stop))
+        reply, passed = choose(replies, state["task"], state.get("extra_tests") or "",
+                               Limits(wall_seconds=ctx.test_timeout))
+    else:
+        replies, passed = [ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens,
+                                     list(prompts.stop))], []
+        reply = replies[0]
     found = extract(reply.text)
     code = with_task_definitions(found.code, state["task"])
     # The run's tests if it has some; else any the model put in its reply.
@@ -57,9 +67,11 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         "task_tests": task_tests,
         "model_tests": model_tests,
         "parse_error": _reason(found.error, reply),
-        "tokens": tokens_of(reply),
+        "tokens": tokens_of(*replies),
         "seconds": {"generate": round(time.monotonic() - started, 3)},
     }
+    if passed:
+        attempt["candidates"] = passed
     return {"current": attempt, "iteration": attempt["iteration"], "human_feedback": None}
 
 

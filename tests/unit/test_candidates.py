@@ -1,0 +1,103 @@
+"""Several solutions per retry, the attempt being the one passing most of the task's checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeloop.cli import build_parser
+from codeloop.cli.options import context_from
+from codeloop.context import Context
+from codeloop.graph import graph
+from codeloop.models.scripted import ScriptedChatModel
+from codeloop.nodes.candidates import candidate_count
+from tests.helpers import ScriptedContext
+from tests.unit.test_tracing import Recorder
+from tests.helpers import reply_with_code as reply_code
+from tests.helpers import reply_with_verdict as reply_verdict
+
+TASK = ('def double(x):\n    """Double x.\n    >>> double(2)\n    4\n'
+        '    >>> double(0)\n    0\n    """\n')
+WRONG = reply_code("def double(x):\n    return x * 3\n")
+HALF_RIGHT = reply_code("def double(x):\n    return x + 2\n")  # right for 2, wrong for 0
+RIGHT = reply_code("def double(x):\n    return 2 * x\n")
+
+
+def run(model: ScriptedChatModel, task: str = TASK, **settings: object) -> dict:
+    context = ScriptedContext(scripted=model, max_iterations=2, retry_candidates=3, **settings)
+    return graph.invoke({"task": task}, context=context)
+
+
+def test_a_retry_keeps_the_candidate_passing_most_of_the_tasks_examples() -> None:
+    model = ScriptedChatModel(script=[WRONG, HALF_RIGHT, RIGHT, WRONG, reply_verdict(True, 9)],
+                              writes_candidates=True)
+    out = run(model)
+    first, retry = out["attempts"]
+    assert "candidates" not in first  # the first attempt is asked once, as a single call is
+    assert retry["candidates"] == [1, 2, 1]  # x * 3 is right for 0
+    assert "2 * x" in retry["code"] and out["status"] == "approved"
+    # one request for the three, each reply with a seed of its own
+    assert model.prompts[1] == model.prompts[2] == model.prompts[3]
+    assert [o["seed"] for o in model.options[1:4]] == [1, 2, 3]
+    written = (HALF_RIGHT, RIGHT, WRONG, reply_verdict(True, 9))  # every candidate counts
+    assert retry["tokens"]["completion"] == sum(len(r.split()) for r in written)
+
+
+def test_on_a_tie_the_first_candidate_is_kept() -> None:
+    model = ScriptedChatModel(script=[WRONG, WRONG, RIGHT, RIGHT.replace("2 * x", "x + x"),
+                                      reply_verdict(True, 9)], writes_candidates=True)
+    out = run(model)
+    assert out["attempts"][1]["candidates"] == [1, 2, 2]
+    assert "2 * x" in out["attempts"][1]["code"]
+
+
+def test_a_model_that_writes_one_reply_is_asked_once() -> None:
+    model = ScriptedChatModel(script=[WRONG, RIGHT, reply_verdict(True, 9)])
+    out = run(model)
+    assert len(model.prompts) == 3 and "candidates" not in out["attempts"][1]
+    assert out["status"] == "approved"
+
+
+def test_a_retry_with_nothing_to_choose_by_writes_one() -> None:
+    """No examples, no user tests: the candidates could only be chosen blindly."""
+    model = ScriptedChatModel(script=[], writes_candidates=True)
+    context = Context(retry_candidates=3)
+    model_check = {"name": "test_a", "call": "double(1)", "expected": "2", "origin": "model",
+                   "outcome": "failed", "actual": "1"}
+    task_check = {**model_check, "name": "test_task_example_1", "origin": "task"}
+    assert candidate_count(context, model, {"checks": [model_check]}) == 1  # type: ignore[typeddict-item]
+    assert candidate_count(context, model, {"checks": [task_check]}) == 3  # type: ignore[typeddict-item]
+    assert candidate_count(context, model, None) == 1  # the first attempt
+
+
+@pytest.mark.parametrize("count", [0, 9])
+def test_a_count_out_of_range_is_refused_in_one_line(count: int) -> None:
+    with pytest.raises(ValueError, match=f"retry_candidates must be 1-8, got {count}"):
+        Context(retry_candidates=count)
+
+
+def test_the_cli_option_reaches_the_context() -> None:
+    args = build_parser().parse_args(["eval", "humaneval", "--retry-candidates", "2"])
+    assert context_from(args).retry_candidates == 2
+    assert context_from(build_parser().parse_args(["eval", "humaneval"])).retry_candidates == 1
+
+
+class RunRecorder(Recorder):
+    """Also keeps each run's id, to tell which node a model call ran under."""
+
+    def _keep(self, kind: str, kwargs: dict) -> None:
+        super()._keep(kind, kwargs)
+        self.runs[-1]["id"] = kwargs.get("run_id")
+
+
+def test_the_candidates_call_is_traced_under_the_generate_node() -> None:
+    recorder = RunRecorder()
+    model = ScriptedChatModel(script=[WRONG, HALF_RIGHT, RIGHT, reply_verdict(True, 9)],
+                              writes_candidates=True)
+    context = ScriptedContext(scripted=model, max_iterations=2, retry_candidates=2)
+    graph.invoke({"task": TASK}, context=context, config={"callbacks": [recorder]})
+    generates = [run["id"] for run in recorder.runs
+                 if run["kind"] == "chain" and run["name"] == "generate"]
+    calls = [run for run in recorder.runs if run["kind"] == "llm"]
+    assert [run["name"] for run in calls] == ["solution #1", "solution #2", "verdict #2"]
+    assert calls[1]["tags"][-2:] == ["iteration:2", "step:solution"]
+    assert calls[1]["parent"] == generates[1]
