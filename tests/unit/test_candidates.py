@@ -11,9 +11,9 @@ from codeloop.graph import graph
 from codeloop.models.scripted import ScriptedChatModel
 from codeloop.nodes.candidates import candidate_count
 from tests.helpers import ScriptedContext
-from tests.unit.test_tracing import Recorder
 from tests.helpers import reply_with_code as reply_code
 from tests.helpers import reply_with_verdict as reply_verdict
+from tests.unit.test_tracing import Recorder
 
 TASK = ('def double(x):\n    """Double x.\n    >>> double(2)\n    4\n'
         '    >>> double(0)\n    0\n    """\n')
