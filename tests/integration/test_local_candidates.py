@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
@@ -9,6 +11,7 @@ from codeloop.context import Context
 from codeloop.evals.harness import SOLVERS
 from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
+from codeloop.models.llama_candidates import CandidateDecoder
 from codeloop.models.local import ModelTimeoutError
 from codeloop.nodes.common import prompts_for
 from codeloop.nodes.enough import enough_solution
@@ -86,3 +89,20 @@ def test_a_loop_retry_writes_two_and_keeps_one_by_the_tasks_example() -> None:
     assert first["candidates"] == []
     assert len(retry["candidates"]) == 2 and set(retry["candidates"]) <= {0, 1}
     assert retry["examples"] == f"{max(retry['candidates'])}/1"  # the better one was kept
+
+
+def test_replies_that_fill_the_context_end_there_and_a_prompt_that_cannot_fit_is_refused(
+        model) -> None:
+    engine = model._engine
+    decoder = engine.thread.submit(CandidateDecoder, engine.llama, 2, 256).result()
+    options = {"temperature": 0.7, "seed": 0, "max_tokens": 400, "stop": [], "enough": None,
+               "deadline": time.monotonic() + 300}
+    prompt = engine.prompt([{"role": "user", "content": "Write a long essay on compilers."}])
+    try:
+        replies = engine.thread.submit(decoder.write, prompt, 2, **options).result()
+        assert [r.finish for r in replies] == ["length", "length"]
+        assert len(prompt) + sum(r.tokens for r in replies) <= 256 + 2
+        with pytest.raises(ValueError, match="does not fit the context"):
+            engine.thread.submit(decoder.write, prompt * 10, 2, **options).result()
+    finally:
+        engine.thread.submit(decoder.close).result()

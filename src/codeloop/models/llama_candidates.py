@@ -1,10 +1,10 @@
 """Several replies to one prompt, decoded together in one llama.cpp batch.
 
 On a CPU, writing a token costs mostly reading the model's weights, and a batch of N
-tokens (one per reply) reads them once: 4 sequences give 1.70x the tokens per second of
-one (`bench/bench_batch_decode.py`). The prompt, which on this CPU costs ~8 ms a token
-to read, is read once and shared by every reply (llama.cpp's `seq_cp` on one unified
-cache). So N candidates cost far less than N calls.
+tokens (one per reply) reads them once: on 2 cores, 2 sequences give 1.26x the tokens per
+second of one, 4 give 1.76x (`bench/bench_batch_decode.py`). The prompt is read once and
+shared by every reply (llama.cpp's `seq_cp` on one unified cache). So N candidates cost
+less than N calls, though more than one: the batch lasts as long as its longest reply.
 
 llama-cpp-python's high-level `Llama` decodes one sequence, so this drives its low-level
 bindings: a context of its own (`n_seq_max` sequences), one batch per step, and per
@@ -54,7 +54,8 @@ class CandidateDecoder:
         self.ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
         if not self.ctx:
             raise RuntimeError("llama.cpp could not make a context for several candidates")
-        self.batch = llama_cpp.llama_batch_init(BATCH_TOKENS, 0, width)
+        self.n_ctx, self.chunk = llama_cpp.llama_n_ctx(self.ctx), llama_cpp.llama_n_batch(self.ctx)
+        self.batch = llama_cpp.llama_batch_init(max(self.chunk, width), 0, width)
         self.vocab = llama_cpp.llama_model_get_vocab(llama._model.model)
 
     def close(self) -> None:
@@ -95,9 +96,11 @@ class CandidateDecoder:
                         rows[n] = len(rows)
                     elif replies[n].finish == "stop":
                         max_tokens = min(max_tokens, RUNAWAY * replies[n].tokens)
-                if rows:
-                    self._step([(written[n], n) for n in rows], position)
-                    position += 1
+                if rows and not self._step([(written[n], n) for n in rows], position):
+                    for n in rows:  # the context is full: they end here, like at max_tokens
+                        replies[n].finish = "length"
+                    rows = {}
+                position += 1
             return replies
         finally:
             for sampler in samplers:
@@ -123,18 +126,23 @@ class CandidateDecoder:
 
     def _read(self, prompt: list[int]) -> int:
         """Read the prompt into sequence 0, in batches; the row of its last token's logits."""
-        for start in range(0, len(prompt), BATCH_TOKENS):
-            part = prompt[start:start + BATCH_TOKENS]
-            self._fill([(token, 0) for token in part], start,
-                       last_logits=start + len(part) == len(prompt))
-        return (len(prompt) - 1) % BATCH_TOKENS
+        if len(prompt) >= self.n_ctx:
+            raise ValueError(f"the prompt ({len(prompt)} tokens) does not fit the context "
+                             f"({self.n_ctx} tokens)")
+        for start in range(0, len(prompt), self.chunk):
+            part = prompt[start:start + self.chunk]
+            status = self._fill([(token, 0) for token in part], start,
+                                last_logits=start + len(part) == len(prompt))
+            if status != 0:
+                raise RuntimeError(f"llama.cpp could not read the prompt (status {status})")
+        return (len(prompt) - 1) % self.chunk
 
-    def _step(self, tokens: list[tuple[int, int]], position: int) -> None:
-        """Decode one token per sequence, all at `position`, each with its logits."""
-        self._fill(tokens, position, every_logit=True)
+    def _step(self, tokens: list[tuple[int, int]], position: int) -> bool:
+        """Decode one token per sequence, all at `position`; False if they do not fit."""
+        return self._fill(tokens, position, every_logit=True) == 0
 
     def _fill(self, tokens: list[tuple[int, int]], position: int,
-              last_logits: bool = False, every_logit: bool = False) -> None:
+              last_logits: bool = False, every_logit: bool = False) -> int:
         batch = self.batch
         batch.n_tokens = len(tokens)
         for i, (token, sequence) in enumerate(tokens):
@@ -143,10 +151,7 @@ class CandidateDecoder:
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = sequence
             batch.logits[i] = every_logit or (last_logits and i == len(tokens) - 1)
-        status = self.lib.llama_decode(self.ctx, batch)
-        if status != 0:
-            raise RuntimeError(f"llama.cpp could not decode the candidates (status {status}): "
-                               "the prompt and replies do not fit the context")
+        return int(self.lib.llama_decode(self.ctx, batch))
 
     def _sampler(self, temperature: float, seed: int) -> Any:
         lib = self.lib
