@@ -54,7 +54,8 @@ class CandidateDecoder:
         self.ctx = llama_cpp.llama_init_from_model(llama._model.model, params)
         if not self.ctx:
             raise RuntimeError("llama.cpp could not make a context for several candidates")
-        self.n_ctx, self.chunk = llama_cpp.llama_n_ctx(self.ctx), llama_cpp.llama_n_batch(self.ctx)
+        self.n_ctx = int(llama_cpp.llama_n_ctx(self.ctx))
+        self.chunk = int(llama_cpp.llama_n_batch(self.ctx))  # at most n_ctx
         self.batch = llama_cpp.llama_batch_init(max(self.chunk, width), 0, width)
         self.vocab = llama_cpp.llama_model_get_vocab(llama._model.model)
 
