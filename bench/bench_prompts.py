@@ -13,17 +13,14 @@ written of each, and the problems each gets right that `ours` does not. Tune on 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from solutions import Row, print_table, right_only, solve
 
 from codeloop.context import Context
-from codeloop.evals.humaneval import load_problems, score
+from codeloop.evals.humaneval import load_problems
 from codeloop.models import load_model
 from codeloop.nodes.common import prompts_for
-from codeloop.nodes.extract import extract
-from codeloop.nodes.generate import ask_model
 from codeloop.prompts.base import render
 
 BLOCK = "Reply with the complete solution in one fenced Python code block."
@@ -57,34 +54,19 @@ def main() -> None:
     context = Context()
     model = load_model("local")
     prompts = prompts_for(model)
-    rows: dict[str, list[tuple[bool, float, int]]] = {kind: [] for kind in kinds}
+    rows: dict[str, list[Row]] = {kind: [] for kind in kinds}
     problems = load_problems(args.offset, args.problems)
     for number, problem in enumerate(problems, 1):
         ours = prompts.generation(problem.prompt, "", None, None)
         for kind in kinds:
-            started = time.perf_counter()
-            reply = ask_model(model, request(kind, problem.prompt, ours), context, 0,
-                              context.max_new_tokens, list(prompts.stop))
-            seconds = time.perf_counter() - started
-            passed = score(problem, extract(reply.text).code).status == "passed"
-            rows[kind].append((passed, seconds, reply.usage_metadata["output_tokens"]))
+            rows[kind].append(solve(model, request(kind, problem.prompt, ours), context,
+                                    list(prompts.stop), problem))
         print(f"{number}/{len(problems)} " + " ".join(
             f"{kind} {sum(p for p, _, _ in runs)}" for kind, runs in rows.items()), flush=True)
-    base = statistics.mean(s for _, s, _ in rows["ours"])
-    print(f"{'request':<14} {'passed':>7} {'mean s':>7} {'vs ours':>8} {'tokens written':>15}"
-          f"   ({len(problems)} problems from {args.offset}, greedy)")
-    for kind, runs in rows.items():
-        seconds = statistics.mean(s for _, s, _ in runs)
-        print(f"{kind:<14} {sum(p for p, _, _ in runs):7d} {seconds:7.2f} {seconds / base:7.2f}x "
-              f"{statistics.mean(t for _, _, t in runs):15.0f}")
+    print_table(rows, "ours", "request", f"{len(problems)} problems from {args.offset}, greedy")
     for kind in args.variants:
-        gained = [p.task_id for p, mine, theirs in zip(problems, rows[kind], rows["ours"], strict=True)
-                  if mine[0] and not theirs[0]]
-        lost = [p.task_id for p, mine, theirs in zip(problems, rows[kind], rows["ours"], strict=True)
-                if theirs[0] and not mine[0]]
-        print(f"{kind}: right only here {', '.join(gained) or 'none'}; "
-              f"only with ours {', '.join(lost) or 'none'}")
-
+        print(f"{kind}: right only here {right_only(problems, rows[kind], rows['ours'])}; "
+              f"only with ours {right_only(problems, rows['ours'], rows[kind])}")
 
 if __name__ == "__main__":
     main()
