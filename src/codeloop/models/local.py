@@ -73,7 +73,7 @@ class LlamaEngine:
         what the model adds is returned.
         """
         messages = request["messages"]
-        chat = messages[-1]["role"] != "assistant"
+        chat = begun_part(messages) is None
         stream: Any  # llama-cpp-python's chat or text completion chunks
         if chat:
             stream = self.llama.create_chat_completion(**request)
@@ -96,9 +96,9 @@ class LlamaEngine:
         Ending with the assistant's message, that message is a begun reply: it follows as
         it is. Otherwise the template's start of the assistant's reply follows.
         """
-        begun = messages[-1]["role"] == "assistant"
-        layout = self.template(messages=messages[:-1] if begun else messages)
-        text = layout.prompt + (messages[-1]["content"] if begun else "")
+        begun = begun_part(messages)
+        layout = self.template(messages=messages if begun is None else messages[:-1])
+        text = layout.prompt + (begun or "")
         return list(self.llama.tokenize(text.encode("utf-8"),
                                         add_bos=not layout.added_special, special=True))
 
@@ -235,8 +235,7 @@ class LlamaChatModel(BaseChatModel):
         try:
             self._engine.start(request["messages"])
             deadline = time.monotonic() + timeout
-            last = request["messages"][-1]
-            written = last["content"] if last["role"] == "assistant" else ""  # a begun reply
+            written = begun_part(request["messages"]) or ""
             produced, finish = 0, None
             sent, sent_tokens, handed = 0, 0, time.monotonic()
             stream = self._engine.open(request)
@@ -283,8 +282,7 @@ class LlamaChatModel(BaseChatModel):
             prompt, replies = written.result()
         except TimeoutError as error:
             raise ModelTimeoutError(f"the embedded model took longer than {timeout:g} s") from error
-        last = request["messages"][-1]
-        begun = last["content"] if last["role"] == "assistant" else ""
+        begun = begun_part(request["messages"]) or ""
         return [ChatGeneration(message=AIMessage(
             content=begun + reply.text,
             usage_metadata=_usage(prompt if n == 0 else 0, reply.tokens),
@@ -349,6 +347,12 @@ class _Piece:
     tokens: int
     prompt: int | None = None
     finish: str | None = None
+
+
+def begun_part(messages: list[dict[str, Any]]) -> str | None:
+    """The reply begun for the model (`continues_replies`): the last message, if the assistant's."""
+    last = messages[-1]
+    return str(last["content"]) if last["role"] == "assistant" else None
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> UsageMetadata:

@@ -17,6 +17,7 @@ from langchain_core.runnables import ensure_config
 
 from codeloop.context import Context
 from codeloop.nodes.checks import TRUSTED, checks_for, has_trusted, run_checks
+from codeloop.nodes.common import cut_reply
 from codeloop.nodes.enough import enough_solution
 from codeloop.nodes.extract import extract, with_task_definitions
 from codeloop.sandbox import Limits
@@ -49,13 +50,8 @@ def ask_candidates(
         temperature=max(ctx.temperature, ctx.retry_temperature),
         max_tokens=ctx.max_new_tokens, seed=ctx.seed + salt, timeout=ctx.model_timeout,
     )
-    return [_cut(g.message) for g in result.generations[0]
+    return [cut_reply(g.message, enough_solution) for g in result.generations[0]
             if isinstance(g, ChatGeneration) and isinstance(g.message, AIMessage)]
-
-
-def _cut(reply: AIMessage) -> AIMessage:
-    kept = enough_solution(reply.text)
-    return reply if kept is None else reply.model_copy(update={"content": kept})
 
 
 def choose(

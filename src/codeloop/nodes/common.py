@@ -30,5 +30,10 @@ def call_model(
     reply = model.invoke(messages, **options)
     if not isinstance(reply, AIMessage):
         raise TypeError(f"the model returned {type(reply).__name__}, not an AIMessage")
-    kept = enough(reply.text) if enough is not None else None
+    return reply if enough is None else cut_reply(reply, enough)
+
+
+def cut_reply(reply: AIMessage, enough: Enough) -> AIMessage:
+    """The reply up to where `enough` says it has said all the loop uses (whole if never)."""
+    kept = enough(reply.text)
     return reply if kept is None else reply.model_copy(update={"content": kept})
