@@ -61,6 +61,15 @@ class Context:
             "the prompt; other models write one."
         },
     )
+    opinion_candidates: int = field(
+        default=3,
+        metadata={
+            "description": "Solutions a second opinion writes at once (1-8): the retry, "
+            "written from the task alone, that settles a dispute between an attempt passing "
+            "every example and the model's own tests. The one passing most examples is the "
+            "opinion. Embedded model only, like `retry_candidates`."
+        },
+    )
     seed: int = field(
         default=0,
         metadata={"description": "Sampling seed, so a run can be repeated."},
@@ -100,8 +109,9 @@ class Context:
             raise ValueError(f"max_iterations must be 1-20, got {self.max_iterations}")
         if not 0 <= self.review_threshold <= 10:
             raise ValueError(f"review_threshold must be 0-10, got {self.review_threshold}")
-        if not 1 <= self.retry_candidates <= 8:
-            raise ValueError(f"retry_candidates must be 1-8, got {self.retry_candidates}")
+        for name in ("retry_candidates", "opinion_candidates"):
+            if not 1 <= getattr(self, name) <= 8:
+                raise ValueError(f"{name} must be 1-8, got {getattr(self, name)}")
         if self.examples_suffice < 1:
             raise ValueError(f"examples_suffice must be at least 1, got {self.examples_suffice}")
         for name in ("temperature", "retry_temperature"):

@@ -12,6 +12,7 @@ from codeloop.models.scripted import ScriptedChatModel
 from codeloop.nodes.candidates import candidate_count
 from tests.helpers import ScriptedContext
 from tests.helpers import reply_with_code as reply_code
+from tests.helpers import reply_with_tests as reply_tests
 from tests.helpers import reply_with_verdict as reply_verdict
 from tests.unit.test_tracing import Recorder
 
@@ -23,7 +24,8 @@ RIGHT = reply_code("def double(x):\n    return 2 * x\n")
 
 
 def run(model: ScriptedChatModel, task: str = TASK, **settings: object) -> dict:
-    context = ScriptedContext(scripted=model, max_iterations=2, retry_candidates=3, **settings)
+    settings = {"max_iterations": 2, "retry_candidates": 3, **settings}
+    context = ScriptedContext(scripted=model, **settings)
     return graph.invoke({"task": task}, context=context)
 
 
@@ -50,6 +52,33 @@ def test_on_a_tie_the_first_candidate_is_kept() -> None:
     assert "2 * x" in out["attempts"][1]["code"]
 
 
+ONE_EXAMPLE = 'def double(x):\n    """Double x.\n    >>> double(2)\n    4\n    """\n'
+WRONG_TEST = "def test_big():\n    assert double(5) == 11\n\ndef test_zero():\n    assert double(0) == 0\n"
+
+
+def test_a_second_opinion_keeps_the_candidate_passing_the_examples_and_settles_the_dispute() -> None:
+    """The first attempt is right; only a wrong model test disputes it. Of the opinion's
+    candidates the first fails the example (alone it would have settled nothing); the
+    second passes it and agrees with the first attempt, so the wrong test is refuted."""
+    model = ScriptedChatModel(
+        script=[RIGHT, reply_tests(WRONG_TEST), WRONG, RIGHT.replace("2 * x", "x + x"), WRONG,
+                reply_verdict(True, 9)], writes_candidates=True)
+    out = run(model, ONE_EXAMPLE, retry_candidates=1, opinion_candidates=3)
+    first, opinion = out["attempts"]
+    assert not first["approved"] and opinion["candidates"] == [0, 1, 0]
+    assert "x + x" in opinion["code"]
+    assert {c["name"] for c in opinion["checks"] if c.get("refuted")} == {"test_big"}
+    assert out["status"] == "approved"
+    assert "test_big" not in model.prompts[2][-1].text  # still written from the task alone
+
+
+def test_a_second_opinion_writes_one_when_set_to() -> None:
+    model = ScriptedChatModel(script=[RIGHT, reply_tests(WRONG_TEST), RIGHT, reply_verdict(True, 9)],
+                              writes_candidates=True)
+    out = run(model, ONE_EXAMPLE, retry_candidates=3, opinion_candidates=1)
+    assert "candidates" not in out["attempts"][1] and out["status"] == "approved"
+
+
 def test_a_model_that_writes_one_reply_is_asked_once() -> None:
     model = ScriptedChatModel(script=[WRONG, RIGHT, reply_verdict(True, 9)])
     out = run(model)
@@ -70,15 +99,18 @@ def test_a_retry_with_nothing_to_choose_by_writes_one() -> None:
 
 
 @pytest.mark.parametrize("count", [0, 9])
-def test_a_count_out_of_range_is_refused_in_one_line(count: int) -> None:
-    with pytest.raises(ValueError, match=f"retry_candidates must be 1-8, got {count}"):
-        Context(retry_candidates=count)
+@pytest.mark.parametrize("name", ["retry_candidates", "opinion_candidates"])
+def test_a_count_out_of_range_is_refused_in_one_line(name: str, count: int) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be 1-8, got {count}"):
+        Context(**{name: count})
 
 
 def test_the_cli_option_reaches_the_context() -> None:
     args = build_parser().parse_args(["eval", "humaneval", "--retry-candidates", "2"])
     assert context_from(args).retry_candidates == 2
     assert context_from(build_parser().parse_args(["eval", "humaneval"])).retry_candidates == 1
+    args = build_parser().parse_args(["run", "task.py", "--opinion-candidates", "1"])
+    assert context_from(args).opinion_candidates == 1
 
 
 class RunRecorder(Recorder):

@@ -42,6 +42,13 @@ def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> No
         f"kept (default {defaults.retry_candidates})",
     )
     parser.add_argument(
+        "--opinion-candidates",
+        type=int,
+        metavar="N",
+        help="solutions a second opinion (a retry settling a dispute with the model's tests) "
+        f"writes at once (default {defaults.opinion_candidates})",
+    )
+    parser.add_argument(
         "--examples-suffice",
         type=int,
         metavar="N",
@@ -60,6 +67,7 @@ def context_from(args: argparse.Namespace, **extra: Any) -> Context:
         "max_iterations": args.max_iterations,
         "retry_temperature": args.retry_temperature,
         "retry_candidates": args.retry_candidates,
+        "opinion_candidates": args.opinion_candidates,
         "examples_suffice": args.examples_suffice,
         **extra,
     }

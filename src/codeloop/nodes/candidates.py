@@ -3,9 +3,10 @@
 A retry samples (at `retry_temperature`), and on HumanEval one sample in five fixes an
 attempt that failed the task's examples. Where the task has checks the loop trusts (its
 examples, its stated calls, the user's tests), `retry_candidates` solutions are written
-at once and each is judged by those checks in the sandbox; the best one (the first on a
-tie) goes on as the attempt. A model that `writes_candidates` (the embedded one) decodes
-them in one batch, reading the prompt once; other models are asked once, as before.
+at once (`opinion_candidates` for a second opinion) and each is judged by those checks in
+the sandbox; the best one (the first on a tie) goes on as the attempt. A model that
+`writes_candidates` (the embedded one) decodes them in one batch, reading the prompt
+once; other models are asked once, as before.
 """
 
 from __future__ import annotations
@@ -25,10 +26,20 @@ from codeloop.state import Attempt
 from codeloop.tracing import call_config
 
 
-def candidate_count(ctx: Context, model: BaseChatModel, previous: Attempt | None) -> int:
-    """How many solutions this attempt writes: several only for a retry with checks to choose by."""
+def candidate_count(
+    ctx: Context, model: BaseChatModel, previous: Attempt | None, opinion: bool = False
+) -> int:
+    """How many solutions this attempt writes: several only for a retry with checks to choose by.
+
+    A second opinion (`opinion`, nodes.checks.only_model_tests_fail) has its own count: it
+    settles a dispute only if it passes the task's examples itself, and on HumanEval
+    (c2cc1ef, all 164) 5 of 14 single second opinions failed them, leaving 4 right
+    attempts unapproved. It is rare, so a few candidates there cost little in all.
+    """
     if previous is None or not getattr(model, "writes_candidates", False):
         return 1
+    if opinion:
+        return ctx.opinion_candidates
     return ctx.retry_candidates if has_trusted(previous) else 1
 
 

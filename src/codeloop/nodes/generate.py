@@ -41,12 +41,13 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     model = chat_model(ctx)
     prompts = prompts_for(model)
     started = time.monotonic()
-    previous = attempts[-1] if attempts else None
-    if previous and not state.get("human_feedback") and only_model_tests_fail(previous):
-        previous = None  # a second opinion from the task alone (see nodes.checks)
+    last = attempts[-1] if attempts else None
+    # A second opinion is written from the task alone (see nodes.checks).
+    opinion = bool(last and not state.get("human_feedback") and only_model_tests_fail(last))
     ask = solution_request(model, prompts, state["task"], state.get("constraints") or "",
-                           previous, state.get("human_feedback"), retry=bool(attempts))
-    count = candidate_count(ctx, model, attempts[-1] if attempts else None)
+                           None if opinion else last, state.get("human_feedback"),
+                           retry=bool(attempts))
+    count = candidate_count(ctx, model, last, opinion)
     if count > 1:
         replies = ask_candidates(model, ask, ctx, len(attempts), count, list(prompts.stop))
         reply, passed = choose(replies, state["task"], state.get("extra_tests") or "",
