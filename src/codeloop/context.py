@@ -62,7 +62,7 @@ class Context:
         },
     )
     opinion_candidates: int = field(
-        default=3,
+        default=2,
         metadata={
             "description": "Solutions a second opinion writes at once (1-8): the retry, "
             "written from the task alone, that settles a dispute between an attempt passing "
