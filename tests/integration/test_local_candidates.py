@@ -80,11 +80,11 @@ def test_a_slow_batch_times_out_in_one_line_and_the_engine_stays_usable(model) -
     assert all(r.text for r in candidates(model, [HumanMessage("Say ok.")], 2, max_tokens=5))
 
 
-def test_a_loop_retry_writes_two_and_keeps_one_by_the_tasks_example() -> None:
+def test_a_second_opinion_writes_two_and_keeps_one_by_the_tasks_example() -> None:
     """HumanEval/14: the greedy first attempt passes the example, a model test disputes it,
-    so a second opinion is asked; with two candidates, both are judged by the example."""
+    so a second opinion is asked; it writes two (the default), both judged by the example."""
     problem = load_problems(14, 1)[0]
-    record = SOLVERS["loop"](problem, Context(retry_candidates=2, max_iterations=2))
+    record = SOLVERS["loop"](problem, Context(retry_candidates=1, max_iterations=2))
     first, retry = record["attempts"][:2]
     assert first["candidates"] == []
     assert len(retry["candidates"]) == 2 and set(retry["candidates"]) <= {0, 1}

@@ -154,6 +154,11 @@ def test_results_made_with_other_settings_are_not_mixed(
     assert f"{tmp_path} holds results made with max_iterations=3: use another --out" in err
     assert (tmp_path / "results.jsonl").read_text() == before
     assert main(args) == 0  # the same settings resume
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    del settings["opinion_candidates"]  # as an older codeloop wrote them
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    assert main(args) == 2
+    assert "made with no opinion_candidates (an older codeloop)" in capsys.readouterr().err
 
 
 def test_bad_offset_is_a_clear_error(capsys) -> None:

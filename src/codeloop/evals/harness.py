@@ -217,7 +217,8 @@ class ResultsLog:
             changed = sorted(k for k in settings.keys() | before.keys()
                              if settings.get(k) != before.get(k))
             if changed:
-                was = ", ".join(f"{k}={before.get(k)!r}" for k in changed)
+                was = ", ".join(f"{k}={before[k]!r}" if k in before
+                                else f"no {k} (an older codeloop)" for k in changed)
                 raise ValueError(f"{self.path.parent} holds results made with {was}: "
                                  "use another --out, or the same settings to resume")
         else:
