@@ -40,6 +40,7 @@ def test_a_retry_keeps_the_candidate_passing_most_of_the_tasks_examples() -> Non
     # one request for the three, each reply with a seed of its own
     assert model.prompts[1] == model.prompts[2] == model.prompts[3]
     assert [o["seed"] for o in model.options[1:4]] == [1, 2, 3]
+    assert {o["temperature"] for o in model.options[1:4]} == {0.7}  # sampled as a retry is
     written = (HALF_RIGHT, RIGHT, WRONG, reply_verdict(True, 9))  # every candidate counts
     assert retry["tokens"]["completion"] == sum(len(r.split()) for r in written)
 

@@ -18,7 +18,7 @@ from langchain_core.runnables import ensure_config
 
 from codeloop.context import Context
 from codeloop.nodes.checks import TRUSTED, checks_for, has_trusted, run_checks
-from codeloop.nodes.common import cut_reply
+from codeloop.nodes.common import cut_reply, sampling
 from codeloop.nodes.enough import enough_solution
 from codeloop.nodes.extract import extract, with_task_definitions
 from codeloop.sandbox import Limits
@@ -58,8 +58,7 @@ def ask_candidates(
         [messages], stop=stop, callbacks=config.get("callbacks"), tags=config.get("tags"),
         metadata=config.get("metadata"), run_name=config.get("run_name"),
         candidates=count, stream=False, enough=enough_solution,
-        temperature=max(ctx.temperature, ctx.retry_temperature),
-        max_tokens=ctx.max_new_tokens, seed=ctx.seed + salt, timeout=ctx.model_timeout,
+        max_tokens=ctx.max_new_tokens, **sampling(ctx, salt),
     )
     return [cut_reply(g.message, enough_solution) for g in result.generations[0]
             if isinstance(g, ChatGeneration) and isinstance(g.message, AIMessage)]

@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
+from codeloop.context import Context
 from codeloop.nodes.enough import Enough
 from codeloop.prompts import PromptSet, prompt_set
 
@@ -14,6 +15,16 @@ from codeloop.prompts import PromptSet, prompt_set
 def prompts_for(model: BaseChatModel) -> PromptSet:
     """The prompt family the model declares (`prompt_family`), chat by default."""
     return prompt_set(getattr(model, "prompt_family", "chat"))
+
+
+def sampling(ctx: Context, salt: int) -> dict[str, Any]:
+    """Temperature, seed and timeout of a solution call: attempt `salt` (0 for the first).
+
+    A retry samples at `retry_temperature` at least, with a seed of its own, so it
+    explores rather than repeating the attempt the tests rejected.
+    """
+    temperature = ctx.temperature if salt == 0 else max(ctx.temperature, ctx.retry_temperature)
+    return {"temperature": temperature, "seed": ctx.seed + salt, "timeout": ctx.model_timeout}
 
 
 def call_model(

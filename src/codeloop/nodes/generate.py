@@ -17,7 +17,7 @@ from codeloop.context import Context, context_of
 from codeloop.models import chat_model
 from codeloop.nodes.candidates import ask_candidates, candidate_count, choose
 from codeloop.nodes.checks import only_model_tests_fail
-from codeloop.nodes.common import call_model, prompts_for
+from codeloop.nodes.common import call_model, prompts_for, sampling
 from codeloop.nodes.enough import Enough, enough_solution
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.extract import TEST_HEADER, begun_solution, extract, with_task_definitions
@@ -106,17 +106,14 @@ def ask_model(
 
     The reply ends once `enough` has been said: by default, after the solution's code.
     """
-    temperature = ctx.temperature if salt == 0 else max(ctx.temperature, ctx.retry_temperature)
     return call_model(
         model,
         messages,
         stop=stop,
-        temperature=temperature,
         max_tokens=min(max_tokens, ctx.max_new_tokens),
-        seed=ctx.seed + salt,
-        timeout=ctx.model_timeout,
         config=call_config(step, salt + 1),
         enough=enough,
+        **sampling(ctx, salt),
     )
 
 
