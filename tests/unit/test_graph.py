@@ -188,33 +188,6 @@ def test_best_attempt_trusts_the_tasks_own_tests_and_prefers_the_earliest_on_tie
     assert best_attempt([first, second, third])["iteration"] == 1
 
 
-def _tried(iteration: int, values: list[object]) -> dict:
-    """An unapproved try that failed one of two model tests and gave `values` on three calls."""
-    tests = [{"name": "test_a", "outcome": "failed", "message": ""},
-             {"name": "test_b", "outcome": "passed", "message": ""}]
-    checks = [{"name": f"test_{n}", "call": f"merge({n})", "expected": "[]", "origin": "model",
-               "outcome": "failed", "actual": repr(v), **({} if v is None else {"value": v})}
-              for n, v in enumerate(values)]
-    return {"iteration": iteration, "checks": checks,
-            "report": {"status": "failed", "passed": 1, "total": 2, "tests": tests}}
-
-
-def test_among_equally_tested_tries_the_one_another_agrees_with_is_handed_back() -> None:
-    from codeloop.nodes.finalize import best_attempt
-
-    first, second, third = _tried(1, [[1], [2], [3]]), _tried(2, [[1], [9], [3]]), _tried(3, [[1], [9], [3]])
-    assert best_attempt([first, second, third])["iteration"] == 2
-    assert best_attempt([first, _tried(2, [[1], [9], [4]]), third])["iteration"] == 1
-
-
-def test_calls_that_gave_nothing_are_no_agreement() -> None:
-    from codeloop.nodes.finalize import agreeing
-
-    broken = [_tried(n, [None, None, None]) for n in (1, 2)]
-    assert agreeing(broken[0], broken) == 0
-    assert agreeing(_tried(1, [[1], [2], [3]]), [_tried(2, [])]) == 0
-
-
 # A buggy first round its tests reject, then a right one the reviewer approves.
 REJECTED_THEN_APPROVED = [
     reply_code(ADD_BUG), reply_tests(ADD_TESTS), reply_code(ADD), reply_verdict(True, 9),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from codeloop.nodes.checks import TRUSTED, ready_for_review
@@ -23,13 +22,12 @@ def best_attempt(attempts: list[Attempt]) -> Attempt | None:
 
     In order: most of the task's own checks passed (its examples and the user's tests,
     which are trusted and judged outside the tested process; the model's own expected
-    values are often wrong), nothing but refuted checks failing, most tests passed, most
-    other attempts that behave the same (`agreeing`), the best review score, and on a tie
-    the earliest attempt (later ones were written to satisfy tests that may themselves be
-    wrong).
+    values are often wrong), nothing but refuted checks failing, most tests passed, the
+    best review score, and on a tie the earliest attempt (later ones were written to
+    satisfy tests that may themselves be wrong).
     """
 
-    def rank(pair: tuple[int, Attempt]) -> tuple[int, int, int, int, int, int]:
+    def rank(pair: tuple[int, Attempt]) -> tuple[int, int, int, int, int]:
         index, attempt = pair
         report: dict[str, Any] = dict(attempt.get("report") or {})
         passed = {t["name"] for t in report.get("tests", []) if t["outcome"] == "passed"}
@@ -38,30 +36,6 @@ def best_attempt(attempts: list[Attempt]) -> Attempt | None:
         clean = int(ready_for_review(attempt))
         verdict: dict[str, Any] = dict(attempt.get("verdict") or {})
         score = int(verdict.get("score", -1))
-        return (trusted, clean, len(passed), agreeing(attempt, attempts), score, -index)
+        return (trusted, clean, len(passed), score, -index)
 
     return max(enumerate(attempts), key=rank)[1] if attempts else None
-
-
-def agreeing(attempt: Attempt, attempts: list[Attempt]) -> int:
-    """How many other attempts give the same value as `attempt` on every call both made.
-
-    Independent tries that are right behave alike, and wrong ones tend to go wrong each
-    in its own way, so where the tests cannot tell tries apart, the one others agree with
-    is more often right (prose/intervals: of three tries passing the same model tests,
-    the two right ones agreed; the first, wrong, was handed back).
-    """
-    mine = behaviour(attempt)
-    return sum(1 for other in attempts if other is not attempt and _same(mine, behaviour(other)))
-
-
-def behaviour(attempt: Attempt) -> dict[str, str | None]:
-    """What each checked call gave: the value or exception as a comparable key, or None."""
-    return {c["call"]: json.dumps(c["value"], sort_keys=True) if "value" in c else None
-            for c in attempt.get("checks", [])}
-
-
-def _same(mine: dict[str, str | None], theirs: dict[str, str | None]) -> bool:
-    """Both gave a value on at least one shared call, and the same one on every shared call."""
-    shared = mine.keys() & theirs.keys()
-    return bool(shared) and all(mine[c] is not None and mine[c] == theirs[c] for c in shared)
