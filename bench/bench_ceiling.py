@@ -15,19 +15,15 @@ from __future__ import annotations
 import argparse
 import time
 
+from solutions import right
+
 from codeloop.context import Context
-from codeloop.evals.humaneval import Problem, load_problems, score
+from codeloop.evals.humaneval import load_problems
 from codeloop.evals.prose import load_prose
 from codeloop.models import load_model
 from codeloop.nodes.candidates import ask_candidates
-from codeloop.nodes.common import prompts_for
-from codeloop.nodes.extract import extract
+from codeloop.nodes.common import prompts_for, sampling
 from codeloop.nodes.generate import ask_model
-
-
-def right(problem: Problem, text: str) -> bool:
-    """Whether the hidden tests pass the code of one reply."""
-    return score(problem, extract(text).code).status == "passed"
 
 
 def main() -> None:
@@ -58,7 +54,7 @@ def main() -> None:
               f"{sum(marks[1:])} of {len(samples)} sampled right", flush=True)
     count = len(problems)
     print(f"{count} tasks ({args.set} from {args.offset}), 1 greedy + {args.samples} sampled each "
-          f"at temperature {max(context.temperature, context.retry_temperature)}, "
+          f"at temperature {sampling(context, 1)['temperature']}, "
           f"{seconds / count:.1f} s a task to write them")
     print(f"greedy right: {greedy_right}; right in at least one of the {args.samples + 1}: "
           f"{any_right}; a sampled reply right: {100 * sampled_right / (count * args.samples):.0f}%")

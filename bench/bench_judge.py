@@ -30,8 +30,9 @@ from llama_cpp import Llama
 from codeloop.evals.prose import load_prose
 from codeloop.models.local import default_threads
 from codeloop.models.model_file import resolve_model_file
-from codeloop.nodes.checks import RAISES, checks_in, run_checks
+from codeloop.nodes.checks import RAISES, checks_in, invents_exception, run_checks
 from codeloop.sandbox import Limits
+from codeloop.state import CheckDict
 
 PROSE_REFERENCE = Path(__file__).parent.parent / "tests" / "data" / "prose_canonical.py"
 QUESTION = ("Task:\n{task}\n\nWhich is what the task says `{call}` must do?\nA: {a}\nB: {b}\n\n"
@@ -59,7 +60,7 @@ def disputes(paths: list[str]) -> list[dict[str, object]]:
             continue
         task, reference = known[row["task_id"]]
         checks = [c for c in checks_in(row["model_tests"], "model")
-                  if not c.expected.startswith(RAISES) or c.expected[len(RAISES):] in task]
+                  if not invents_exception(c.expected, task)]
         if not checks:
             continue
         truth = {c["name"]: c["outcome"] == "passed" for c in run_checks(reference, checks, limits)}
@@ -69,17 +70,21 @@ def disputes(paths: list[str]) -> list[dict[str, object]]:
                 if check["outcome"] == "failed" and (check["name"], check["actual"]) not in seen:
                     seen.add((check["name"], check["actual"]))
                     found.append({"task": task, "call": check["call"], "right": truth[check["name"]],
-                                  "test": _said(check["expected"]), "code": _said(check["actual"])})
+                                  "test": _expected(check["expected"]), "code": _gave(check)})
     return found
 
 
-def _said(outcome: str) -> str:
-    """An expected or actual outcome as the question shows it: `returns X` or `raises E`."""
-    if outcome.startswith(RAISES):
-        return outcome
-    if outcome.startswith("raised "):
-        return RAISES + outcome[len("raised "):].split(":")[0]
-    return f"returns {outcome[:200]}"
+def _expected(expected: str) -> str:
+    """A test's expected outcome as the question shows it: `returns X` or `raises E`."""
+    return expected if expected.startswith(RAISES) else f"returns {expected[:200]}"
+
+
+def _gave(check: CheckDict) -> str:
+    """What the code gave, shown the same way (a failed check always has a value)."""
+    raised = check["value"].get("raised") if isinstance(check["value"], dict) else None
+    if raised is not None:
+        return RAISES + (raised[0] if raised else "an exception of its own")
+    return f"returns {check['actual'][:200]}"
 
 
 def margin(llm: Llama, row: dict[str, object]) -> float:
@@ -99,6 +104,8 @@ def margin(llm: Llama, row: dict[str, object]) -> float:
 
 def main() -> None:
     rows = disputes(sys.argv[1:])
+    # An engine of its own: the letters' log-probabilities need logits_all, which the
+    # loop's engine (models.local) does without.
     llm = Llama(model_path=str(resolve_model_file()), n_ctx=4096, n_threads=default_threads(),
                 logits_all=True, verbose=False)
     margins: dict[bool, list[float]] = {True: [], False: []}

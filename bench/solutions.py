@@ -1,5 +1,6 @@
 """What the solution benches share: one HumanEval solution asked, timed and scored, and the
-table that sets several ways of asking side by side (bench_begun, bench_prompts)."""
+table that sets several ways of asking side by side (bench_begun, bench_prompts,
+bench_ceiling)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ def solve(model: Any, messages: list[Any], context: Context, stop: list[str],
     started = time.perf_counter()
     reply = ask_model(model, messages, context, 0, context.max_new_tokens, stop)
     seconds = time.perf_counter() - started
-    passed = score(problem, extract(reply.text).code).status == "passed"
-    return passed, seconds, reply.usage_metadata["output_tokens"]
+    return right(problem, reply.text), seconds, reply.usage_metadata["output_tokens"]
+
+
+def right(problem: Problem, text: str) -> bool:
+    """Whether the hidden tests pass the code of one reply."""
+    return score(problem, extract(text).code).status == "passed"
 
 
 def print_table(rows: dict[str, list[Row]], base: str, label: str, note: str) -> None:

@@ -211,12 +211,16 @@ def refute(
     for check in current:
         if check["origin"] == "model" and check["outcome"] == "failed":
             contradicts = check["call"] in stated and stated[check["call"]] != check["expected"]
-            invented = task is not None and check["expected"].startswith(RAISES) and (
-                check["expected"][len(RAISES):] not in task)
+            invented = task is not None and invents_exception(check["expected"], task)
             if contradicts or invented or (trusted and _outvoted(check, candidates, 2)):
                 check = {**check, "refuted": True}
         marked.append(check)
     return marked
+
+
+def invents_exception(expected: str, task: str) -> bool:
+    """The expected outcome is an exception the task never names (a small model invents them)."""
+    return expected.startswith(RAISES) and expected[len(RAISES):] not in task
 
 
 def _outvoted(check: CheckDict, candidates: list[list[CheckDict]], needed: int) -> bool:
