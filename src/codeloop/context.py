@@ -70,14 +70,6 @@ class Context:
             "opinion. Embedded model only, like `retry_candidates`."
         },
     )
-    reworded_retries: int = field(
-        default=0,
-        metadata={
-            "description": "Retries (0-2) of a task with examples or tests of the user's "
-            "that ask the task again, greedily, in another wording, instead of sampling "
-            "with the findings. Prompt families without other wordings sample as before."
-        },
-    )
     seed: int = field(
         default=0,
         metadata={"description": "Sampling seed, so a run can be repeated."},
@@ -120,8 +112,6 @@ class Context:
         for name in ("retry_candidates", "opinion_candidates"):
             if not 1 <= getattr(self, name) <= 8:
                 raise ValueError(f"{name} must be 1-8, got {getattr(self, name)}")
-        if not 0 <= self.reworded_retries <= 2:
-            raise ValueError(f"reworded_retries must be 0-2, got {self.reworded_retries}")
         if self.examples_suffice < 1:
             raise ValueError(f"examples_suffice must be at least 1, got {self.examples_suffice}")
         for name in ("temperature", "retry_temperature"):

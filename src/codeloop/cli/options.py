@@ -49,13 +49,6 @@ def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> No
         f"writes at once (default {defaults.opinion_candidates})",
     )
     parser.add_argument(
-        "--reworded-retries",
-        type=int,
-        metavar="N",
-        help="retries of a task with examples that ask it again greedily in another wording "
-        f"(0-2, default {defaults.reworded_retries})",
-    )
-    parser.add_argument(
         "--examples-suffice",
         type=int,
         metavar="N",
@@ -76,7 +69,6 @@ def context_from(args: argparse.Namespace, **extra: Any) -> Context:
         "retry_candidates": args.retry_candidates,
         "opinion_candidates": args.opinion_candidates,
         "examples_suffice": args.examples_suffice,
-        "reworded_retries": args.reworded_retries,
         **extra,
     }
     return Context(**{k: v for k, v in given.items() if v is not None})

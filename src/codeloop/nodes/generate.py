@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from codeloop.context import Context, context_of
 from codeloop.models import chat_model
 from codeloop.nodes.candidates import ask_candidates, candidate_count, choose
-from codeloop.nodes.checks import has_trusted, only_model_tests_fail
+from codeloop.nodes.checks import only_model_tests_fail
 from codeloop.nodes.common import call_model, prompts_for, sampling
 from codeloop.nodes.enough import Enough, enough_solution
 from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
@@ -44,19 +44,17 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     last = attempts[-1] if attempts else None
     # A second opinion is written from the task alone (see nodes.checks).
     opinion = bool(last and not state.get("human_feedback") and only_model_tests_fail(last))
-    reworded = reworded_request(ctx, model, prompts, state["task"], attempts, opinion,
-                                bool(state.get("human_feedback")))
-    ask = reworded or solution_request(
-        model, prompts, state["task"], state.get("constraints") or "",
-        None if opinion else last, state.get("human_feedback"), retry=bool(attempts))
-    count = 1 if reworded else candidate_count(ctx, model, last, opinion)
+    ask = solution_request(model, prompts, state["task"], state.get("constraints") or "",
+                           None if opinion else last, state.get("human_feedback"),
+                           retry=bool(attempts))
+    count = candidate_count(ctx, model, last, opinion)
     if count > 1:
         replies = ask_candidates(model, ask, ctx, len(attempts), count, list(prompts.stop))
         reply, passed = choose(replies, state["task"], state.get("extra_tests") or "",
                                Limits(wall_seconds=ctx.test_timeout))
     else:
         replies, passed = [ask_model(model, ask, ctx, len(attempts), ctx.max_new_tokens,
-                                     list(prompts.stop), greedy=bool(reworded))], []
+                                     list(prompts.stop))], []
         reply = replies[0]
     found = extract(reply.text)
     code = with_task_definitions(found.code, state["task"])
@@ -94,28 +92,6 @@ def solution_request(
     return [*ask, AIMessage(begun)] if begun else ask
 
 
-def reworded_request(
-    ctx: Context, model: BaseChatModel, prompts: PromptSet, task: str,
-    attempts: list[Attempt], opinion: bool, human_feedback: bool,
-) -> list[BaseMessage] | None:
-    """A retry asking the task again in another wording, or None to retry as usual.
-
-    Only for the first `reworded_retries` retries of a task with trusted checks (its
-    examples, stated calls or the user's tests), which judge the new solution as they
-    judged the old; a second opinion and a person's feedback keep their own requests.
-    """
-    retry = len(attempts)
-    if not retry or retry > ctx.reworded_retries or opinion or human_feedback:
-        return None
-    if not has_trusted(attempts[-1]):
-        return None
-    ask = prompts.reworded(task, retry)
-    if ask is None:
-        return None
-    begun = begun_solution(task) if getattr(model, "continues_replies", False) else ""
-    return [*ask, AIMessage(begun)] if begun else ask
-
-
 def ask_model(
     model: BaseChatModel,
     messages: list[BaseMessage],
@@ -125,12 +101,10 @@ def ask_model(
     stop: list[str],
     step: str = "solution",
     enough: Enough = enough_solution,
-    greedy: bool = False,
 ) -> AIMessage:
     """One generation call with the run's sampling settings (the seed varies per attempt).
 
     The reply ends once `enough` has been said: by default, after the solution's code.
-    `greedy`: sampled as a first attempt is, whatever the attempt.
     """
     return call_model(
         model,
@@ -139,7 +113,7 @@ def ask_model(
         max_tokens=min(max_tokens, ctx.max_new_tokens),
         config=call_config(step, salt + 1),
         enough=enough,
-        **sampling(ctx, 0 if greedy else salt),
+        **sampling(ctx, salt),
     )
 
 

@@ -48,10 +48,6 @@ class PromptSet(Protocol):
         """Messages asking for a solution (with the findings after a failure)."""
         ...
 
-    def reworded(self, task: str, number: int) -> list[BaseMessage] | None:
-        """The task asked in its `number`-th other wording (from 1), None if there is none."""
-        ...
-
     def test_writing(
         self, generation: list[BaseMessage], solution: str, rules: Sequence[str] = (),
         retry: bool = False, missing: Sequence[int] = (),

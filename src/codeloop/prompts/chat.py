@@ -50,20 +50,6 @@ class ChatPrompts:
             user += render("chat_feedback", findings=findings(previous))
         return [SystemMessage(render("chat_generate_system")), HumanMessage(user)]
 
-    def reworded(self, task: str, number: int) -> list[BaseMessage] | None:
-        """The task asked again in the `number`-th other wording (1 or 2), or None past them.
-
-        Greedy replies to other wordings are right on other problems: on HumanEval 0-81 the
-        loop's first request failed 20 and each of these got 5 of them right
-        (bench/bench_prompts.py), so a retry asked this way draws a new solution without
-        sampling one.
-        """
-        if number not in (1, 2):
-            return None
-        system = "chat_reworded_2_system" if number == 2 else "chat_generate_system"
-        user = render(f"chat_reworded_{number}", task=task.strip())
-        return [SystemMessage(render(system)), HumanMessage(user)]
-
     def test_writing(
         self, generation: list[BaseMessage], solution: str, rules: Sequence[str] = (),
         retry: bool = False, missing: Sequence[int] = (),

@@ -50,10 +50,6 @@ class StarCoderPrompts:
         messages.append(HumanMessage(render("starcoder_generate_start", which=which)))
         return messages
 
-    def reworded(self, task: str, number: int) -> list[BaseMessage] | None:
-        """None: a completion prompt has one wording, so its retries sample with the findings."""
-        return None
-
     def test_writing(
         self, generation: list[BaseMessage], solution: str, rules: Sequence[str] = (),
         retry: bool = False, missing: Sequence[int] = (),
