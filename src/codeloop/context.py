@@ -53,12 +53,13 @@ class Context:
         },
     )
     retry_candidates: int = field(
-        default=1,
+        default=4,
         metadata={
             "description": "Solutions a retry writes at once (1-8), where the task has "
             "examples or tests of the user's to choose by: the one passing most of them is "
-            "the attempt. The embedded model decodes them together in one batch, sharing "
-            "the prompt; other models write one."
+            "the attempt, and more than one make it the last retry, standing for the rounds "
+            "left. The embedded model decodes them together in one batch, sharing the "
+            "prompt; other models write one a round."
         },
     )
     opinion_candidates: int = field(

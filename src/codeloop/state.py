@@ -81,6 +81,7 @@ class Attempt(TypedDict):
     model_tests: NotRequired[str]  # the model's own tests, reused by later attempts
     checks: NotRequired[list[CheckDict]]
     candidates: NotRequired[list[int]]  # trusted checks each candidate passed (nodes.candidates)
+    last_round: NotRequired[bool]  # a retry's batch of candidates, the rounds left in one
     tests_asked: NotRequired[bool]  # the model was asked for tests for this attempt
     rules_asked: NotRequired[bool]  # ... and for tests of the stated rules none checked
     parse_error: str | None

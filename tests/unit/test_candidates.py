@@ -80,6 +80,32 @@ def test_a_second_opinion_writes_one_when_set_to() -> None:
     assert "candidates" not in out["attempts"][1] and out["status"] == "approved"
 
 
+def test_a_batch_is_the_last_retry_however_many_rounds_are_left() -> None:
+    model = ScriptedChatModel(script=[WRONG, WRONG, HALF_RIGHT], writes_candidates=True)
+    out = run(model, max_iterations=5, retry_candidates=2)
+    assert [a["iteration"] for a in out["attempts"]] == [1, 2]
+    assert out["attempts"][1]["last_round"] and out["status"] != "approved"
+    assert len(model.prompts) == 3  # no review is asked of code failing the examples
+
+
+def test_a_dispute_left_by_a_batch_still_gets_its_second_opinion() -> None:
+    """The batch's best passes the one example; only a wrong model test blocks it."""
+    model = ScriptedChatModel(
+        script=[WRONG, WRONG, RIGHT, reply_tests(WRONG_TEST), RIGHT.replace("2 * x", "x + x"),
+                reply_verdict(True, 9)], writes_candidates=True)
+    out = run(model, ONE_EXAMPLE, max_iterations=5, retry_candidates=2, opinion_candidates=1)
+    _, batch, opinion = out["attempts"]
+    assert batch["candidates"] == [0, 1] and not opinion.get("last_round")
+    assert out["status"] == "approved" and "x + x" in opinion["code"]
+
+
+def test_one_solution_a_round_keeps_every_round() -> None:
+    model = ScriptedChatModel(script=[WRONG, WRONG, HALF_RIGHT])
+    out = run(model, max_iterations=3, retry_candidates=4)
+    assert [a["iteration"] for a in out["attempts"]] == [1, 2, 3]
+    assert not any(a.get("last_round") for a in out["attempts"])
+
+
 def test_a_model_that_writes_one_reply_is_asked_once() -> None:
     model = ScriptedChatModel(script=[WRONG, RIGHT, reply_verdict(True, 9)])
     out = run(model)
@@ -109,7 +135,7 @@ def test_a_count_out_of_range_is_refused_in_one_line(name: str, count: int) -> N
 def test_the_cli_option_reaches_the_context() -> None:
     args = build_parser().parse_args(["eval", "humaneval", "--retry-candidates", "2"])
     assert context_from(args).retry_candidates == 2
-    assert context_from(build_parser().parse_args(["eval", "humaneval"])).retry_candidates == 1
+    assert context_from(build_parser().parse_args(["eval", "humaneval"])).retry_candidates == 4
     args = build_parser().parse_args(["run", "task.py", "--opinion-candidates", "1"])
     assert context_from(args).opinion_candidates == 1
 

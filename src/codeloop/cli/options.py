@@ -39,7 +39,7 @@ def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> No
         type=int,
         metavar="N",
         help="solutions a retry writes at once, the one passing most of the task's examples "
-        f"kept (default {defaults.retry_candidates})",
+        f"kept; more than one make it the last retry (default {defaults.retry_candidates})",
     )
     parser.add_argument(
         "--opinion-candidates",

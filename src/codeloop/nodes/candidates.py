@@ -7,6 +7,13 @@ at once (`opinion_candidates` for a second opinion) and each is judged by those 
 the sandbox; the best one (the first on a tie) goes on as the attempt. A model that
 `writes_candidates` (the embedded one) decodes them in one batch, reading the prompt
 once; other models are asked once, as before.
+
+Such a batch is the run's last retry: it stands for the rounds left (graph.route). A batch
+lasts about as long as its longest reply, so four solutions at once cost little more
+than one, and much less than two retries in a row. On the 61 HumanEval problems whose
+first attempt failed their examples (b47e917's records), one batch of four got 20 right
+in 26.7 s a problem where two sampled retries in a row got 18 in 23.5 s. Tasks with
+nothing to choose by, and models writing one solution, keep their rounds.
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     }
     if passed:
         attempt["candidates"] = passed
+        attempt["last_round"] = not opinion  # see nodes.candidates
     return {"current": attempt, "iteration": attempt["iteration"], "human_feedback": None}
 
 
