@@ -76,3 +76,30 @@ def test_input_output_examples_follow_the_tasks_signature_not_the_attempts() -> 
     task = 'def fill(grid, capacity):\n    """\n    Input: [[1]], 2\n    Output: 1\n    """\n'
     code = "def fill(grid, capacity, memo, depth):\n    return 0\n"  # required extras
     assert "assert fill([[1]], 2) == 1" in given_tests(task, code)
+
+
+ROUNDED = "def closest(value):\n    return 0\n"
+
+
+def test_an_example_sentence_broken_across_lines_is_read() -> None:
+    task = ('def closest(value):\n    """Round half away from zero. For example closest("14.5") should\n'
+            '    return 15 and closest("-14.5") should return -15.\n    """\n')
+    tests = given_tests(task, ROUNDED)
+    assert "assert closest(\"14.5\") == 15\n" in tests
+    assert "assert closest(\"-14.5\") == -15\n" in tests
+
+
+def test_a_call_over_several_lines_is_read_as_one_line() -> None:
+    task = ('def total(grid, x):\n    """Examples:\n    total([\n      [1, 2],\n      [3, 4]\n'
+            '    ], 1) == 10\n    total([], 1) == 0\n    """\n')
+    tests = given_tests(task, "def total(grid, x):\n    return 0\n")
+    assert "assert total([[1, 2], [3, 4]], 1) == 10\n" in tests
+    assert "assert total([], 1) == 0\n" in tests and tests.count("def test_task_example") == 2
+
+
+def test_a_value_followed_by_arithmetic_or_words_is_read_only_when_it_is_the_answer() -> None:
+    task = ('def closest(value):\n    """\n    closest("19.2") -> 19 - 0 = 19\n'
+            "    closest(\"1.5\") # => 2 (halves go up)\n    \"\"\"\n")
+    tests = given_tests(task, ROUNDED)
+    assert "19" not in tests  # the arithmetic's first term is not the answer
+    assert "assert closest(\"1.5\") == 2\n" in tests

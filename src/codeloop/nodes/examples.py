@@ -43,6 +43,7 @@ INPUT_OUTPUT = re.compile(
     r"\n[ \t]*Output[ \t]*:[ \t]*(?P<want>.+)$",
     re.IGNORECASE | re.MULTILINE,
 )
+ARITHMETIC = re.compile(r"\s*[-+*/%=<>]")
 NAMED_LINE = re.compile(r"^[A-Za-z_]\w*\s*:\s*")
 JSON_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
 TASK_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -100,6 +101,7 @@ def _candidates(
         pairs += [(f"{function}({args})", m["want"]) for m in PROSE.finditer(task)
                   if (args := _keyword_args(m["args"])) is not None]
         pairs += _input_output(task, function, signature)
+        pairs += _across_lines(task, function)
     cleaned = [(expr.strip(), _literal_source(want)) for expr, want in pairs]
     return [(e, w) for e, w in cleaned if w is not None and _valid(e, w)]
 
@@ -123,6 +125,52 @@ def _inline(line: str, loose: bool) -> tuple[str, str] | None:
         return None
     want = text[end + 1 + separator.end():].strip()
     return (text[: end + 1], want) if want else None
+
+
+def _across_lines(task: str, function: str) -> list[tuple[str, str]]:
+    """`function(...) SEP want` anywhere in the text, line breaks and all.
+
+    Prose breaks its lines where it likes ('For example closest_integer("14.5") should' /
+    'return 15', HumanEval/99) and a call may spread its arguments over lines (the grid of
+    HumanEval/87); read line by line, both were missed, and wrong code passing the
+    examples that were read was approved. Only the task's function is read here, and only
+    a literal right after the separator is taken ("return 15 and ..." gives 15).
+    """
+    pairs = []
+    for match in re.finditer(rf"(?<![\w.]){re.escape(function)}\(", task):
+        end = _closing_paren(task, match.end() - 1)
+        rest = " ".join(task[end + 1: end + 400].split()) if end is not None else ""
+        separator = SEPARATOR.match(rest)
+        want = _leading_literal(rest[separator.end():]) if separator else None
+        if end is not None and want is not None:
+            pairs.append((_one_line(task[match.start(): end + 1]), want))
+    return pairs
+
+
+def _leading_literal(text: str) -> str | None:
+    """The longest literal that `text` begins with, up to a space ("15 and so" -> "15").
+
+    None if arithmetic follows it: in "19 - 5 - 6 = 8" (HumanEval/67) 19 is not the answer.
+    """
+    ends = [m.start() for m in re.finditer(r"\s|$", text)]
+    for end in reversed(ends):
+        want = text[:end].rstrip(".,;")
+        try:
+            ast.literal_eval(want)
+        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+            continue
+        return None if ARITHMETIC.match(text[end:]) else want
+    return None
+
+
+def _one_line(call: str) -> str:
+    """A call written over several lines, as Python writes it on one."""
+    if "\n" not in call:
+        return call
+    try:
+        return ast.unparse(ast.parse(call.strip(), mode="eval"))
+    except UNPARSABLE:
+        return call
 
 
 def _closing_paren(text: str, start: int) -> int | None:
