@@ -54,9 +54,9 @@ def route(state: State) -> Literal["generate", "human_review", "finalize"]:
 def _budget_spent(state: State, ctx: Context) -> bool:
     """`max_iterations` rounds are done, or a retry wrote a batch of candidates.
 
-    A batch stands for the rounds left (nodes.candidates): on the 61 HumanEval problems
-    whose first attempt failed their examples, one batch of four got 20 right where two
-    retries in a row got 18, in 1.14 times their time.
+    A batch stands for the rounds left (nodes.candidates): on HumanEval (all 164, one
+    machine) one batch of four as the retry got 115 right where two retries in a row got
+    111, at 2.78 times single calls' time against 2.60.
     """
     attempts = state.get("attempts") or []
     ended = any(a.get("last_round") for a in attempts)

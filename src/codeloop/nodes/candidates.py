@@ -10,9 +10,9 @@ once; other models are asked once, as before.
 
 Such a batch is the run's last retry: it stands for the rounds left (graph.route). A batch
 lasts about as long as its longest reply, so four solutions at once cost little more
-than one, and much less than two retries in a row. On the 61 HumanEval problems whose
-first attempt failed their examples (b47e917's records), one batch of four got 20 right
-in 26.7 s a problem where two sampled retries in a row got 18 in 23.5 s. Tasks with
+than one, and less than two retries in a row. On the 62 HumanEval problems a whole run
+retried with a batch of four, it got 22 right in 24.1 s a problem where two sampled
+retries in a row got 18 in 21.1 s (README, "One batch of four as the retry"). Tasks with
 nothing to choose by, and models writing one solution, keep their rounds.
 """
 
