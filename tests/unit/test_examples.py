@@ -87,6 +87,8 @@ def test_an_example_sentence_broken_across_lines_is_read() -> None:
     tests = given_tests(task, ROUNDED)
     assert "assert closest(\"14.5\") == 15\n" in tests
     assert "assert closest(\"-14.5\") == -15\n" in tests
+    spaced = given_tests('closest("x") returns\n  "a  b", not "a b".', ROUNDED)
+    assert "assert closest(\"x\") == \"a  b\"\n" in spaced  # only the line break is undone
 
 
 def test_a_call_over_several_lines_is_read_as_one_line() -> None:

@@ -44,6 +44,7 @@ INPUT_OUTPUT = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 ARITHMETIC = re.compile(r"\s*[-+*/%=<>]")
+LINE_BREAK = re.compile(r"[ \t]*\n\s*")
 NAMED_LINE = re.compile(r"^[A-Za-z_]\w*\s*:\s*")
 JSON_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
 TASK_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -139,7 +140,7 @@ def _across_lines(task: str, function: str) -> list[tuple[str, str]]:
     pairs = []
     for match in re.finditer(rf"(?<![\w.]){re.escape(function)}\(", task):
         end = _closing_paren(task, match.end() - 1)
-        rest = " ".join(task[end + 1: end + 400].split()) if end is not None else ""
+        rest = LINE_BREAK.sub(" ", task[end + 1: end + 400]) if end is not None else ""
         separator = SEPARATOR.match(rest)
         want = _leading_literal(rest[separator.end():]) if separator else None
         if end is not None and want is not None:
