@@ -6,7 +6,7 @@ import pytest
 
 from codeloop.cli.live import describe
 from codeloop.graph import graph
-from codeloop.runs.runner import Progress
+from codeloop.runs.runner import Progress, _apply_update
 from codeloop.state import TaskError
 from tests.helpers import reply_with_code as reply_code
 from tests.helpers import reply_with_tests as reply_tests
@@ -334,3 +334,15 @@ def test_a_budget_of_one_attempt_gets_no_second_opinion(scripted):
 def test_the_progress_line_names_the_attempt_past_the_budget() -> None:
     assert "iteration 3/3 ·" in describe(Progress(iteration=3, max_iterations=3))
     assert "iteration 4/3 (second opinion)" in describe(Progress(iteration=4, max_iterations=3))
+
+
+def test_the_progress_line_says_a_batch_is_the_last_retry() -> None:
+    progress = Progress(iteration=1, max_iterations=3)
+    _apply_update(progress, {"generate": {"current": {"iteration": 2, "candidates": [0, 2, 1, 2],
+                                                      "last_round": True}}})
+    assert "iteration 2/3 (best of 4, the last retry) ·" in describe(progress)
+    _apply_update(progress, {"generate": {"current": {"iteration": 3, "candidates": [1, 1],
+                                                      "last_round": False}}})
+    assert "iteration 3/3 (best of 2) ·" in describe(progress)
+    _apply_update(progress, {"generate": {"current": {"iteration": 4}}})
+    assert "iteration 4/3 (second opinion) ·" in describe(progress)

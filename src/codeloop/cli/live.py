@@ -20,6 +20,8 @@ from codeloop.runs.store import RunRecord, Store
 def describe(p: Progress) -> str:
     """One line saying where the run is."""
     extra = " (second opinion)" if p.iteration > p.max_iterations else ""
+    if p.best_of:
+        extra += f" (best of {p.best_of}{', the last retry' if p.last_round else ''})"
     parts = [f"{p.node:<9}", f"iteration {p.iteration}/{p.max_iterations}{extra}"]
     if p.tests_total is not None:
         parts.append(f"tests {p.tests_passed}/{p.tests_total} passed")

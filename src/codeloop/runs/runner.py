@@ -30,6 +30,8 @@ class Progress:
     tests_passed: int | None = None
     tests_total: int | None = None
     score: int | None = None
+    best_of: int | None = None  # the attempt is the best of this many candidates
+    last_round: bool = False  # ... written as a retry's batch, which ends the rounds
     tokens: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -133,6 +135,8 @@ def _apply_update(progress: Progress, update: dict[str, Any]) -> None:
         if node == "generate":
             progress.iteration = current.get("iteration", progress.iteration)
             progress.tests_passed = progress.tests_total = progress.score = None
+            progress.best_of = len(current.get("candidates") or []) or None
+            progress.last_round = bool(current.get("last_round"))
         report = current.get("report")
         if node == "execute" and report:
             progress.tests_passed, progress.tests_total = report["passed"], report["total"]
