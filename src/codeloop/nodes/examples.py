@@ -140,10 +140,12 @@ def _across_lines(task: str, function: str) -> list[tuple[str, str]]:
     pairs = []
     for match in re.finditer(rf"(?<![\w.]){re.escape(function)}\(", task):
         end = _closing_paren(task, match.end() - 1)
-        rest = LINE_BREAK.sub(" ", task[end + 1: end + 400]) if end is not None else ""
+        if end is None:
+            continue
+        rest = LINE_BREAK.sub(" ", task[end + 1: end + 400])
         separator = SEPARATOR.match(rest)
         want = _leading_literal(rest[separator.end():]) if separator else None
-        if end is not None and want is not None:
+        if want is not None:
             pairs.append((_one_line(task[match.start(): end + 1]), want))
     return pairs
 
@@ -156,11 +158,8 @@ def _leading_literal(text: str) -> str | None:
     ends = [m.start() for m in re.finditer(r"\s|$", text)]
     for end in reversed(ends):
         want = text[:end].rstrip(".,;")
-        try:
-            ast.literal_eval(want)
-        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-            continue
-        return None if ARITHMETIC.match(text[end:]) else want
+        if _is_literal(want):
+            return None if ARITHMETIC.match(text[end:]) else want
     return None
 
 
@@ -234,11 +233,16 @@ def _input_values(text: str, signature: Signature) -> list[str] | None:
 def _without_comment(want: str) -> str:
     """`24 # sum of 21 + 3` -> `24`; a `#` inside a literal stays."""
     head = want.split("#")[0]
+    return head if _is_literal(head.strip()) else want
+
+
+def _is_literal(text: str) -> bool:
+    """Whether `text` is the source of one Python literal."""
     try:
-        ast.literal_eval(head.strip())
+        ast.literal_eval(text)
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-        return want
-    return head
+        return False
+    return True
 
 
 def _keyword_args(text: str) -> str | None:
