@@ -1,8 +1,6 @@
-"""What the reviewer is shown of a solution: its code without docstrings copied from the
-task, its tests without the task's examples."""
+"""What the reviewer is shown of a solution: its code, without docstrings copied from the task."""
 
-from codeloop.nodes.generate import with_task_tests
-from codeloop.prompts.chat import ChatPrompts, counted_tests, without_copied_docstrings
+from codeloop.prompts.chat import ChatPrompts, without_copied_docstrings
 
 TASK = '''def add(a: int, b: int) -> int:
     """Return the sum of a and b.
@@ -45,22 +43,3 @@ def test_code_that_does_not_parse_or_is_only_a_docstring_is_shown_whole() -> Non
     assert without_copied_docstrings(broken, TASK) == broken.strip()
     stub = 'def add(a, b):\n    """Return the sum of a and b."""\n'
     assert without_copied_docstrings(stub, TASK) == stub.strip()
-
-
-def test_the_tasks_examples_are_named_not_repeated_and_the_models_tests_shown() -> None:
-    own = "def test_add_zero():\n    assert add(0, 7) == 7\n"
-    tests, names = with_task_tests(SOLUTION, own, TASK, None)
-    assert names == ["test_task_example_1"] and "add(2, 3) == 5" in tests
-    shown = counted_tests({"tests": tests, "checks": []})  # type: ignore[typeddict-item]
-    assert "add(2, 3) == 5" not in shown and "def test_task_example_1" not in shown
-    assert "# test_task_example_1: the task's examples above (1)" in shown
-    assert own.strip() in shown
-
-
-def test_the_users_tests_and_the_models_are_shown_whatever_their_names() -> None:
-    user = "def test_user_case():\n    assert add(1, 1) == 2\n"
-    own = "def test_own_example_1():\n    assert add(4, 4) == 8\n"
-    tests, _ = with_task_tests(SOLUTION, own, TASK, user)
-    shown = counted_tests({"tests": tests, "checks": []})  # type: ignore[typeddict-item]
-    assert "assert add(1, 1) == 2" in shown and "assert add(4, 4) == 8" in shown
-    assert "add(2, 3) == 5" not in shown

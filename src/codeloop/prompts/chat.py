@@ -9,7 +9,6 @@ from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from codeloop.nodes.examples import PREFIX as EXAMPLE_PREFIX
 from codeloop.nodes.extract import UNPARSABLE, line_span
 from codeloop.prompts.base import RULE_TEST, numbered, render
 from codeloop.prompts.feedback import findings
@@ -127,12 +126,10 @@ def _cut(source: str, nodes: Sequence[ast.stmt]) -> str:
 
 
 def counted_tests(attempt: Attempt) -> str:
-    """The attempt's test file as the reviewer is shown it: without refuted tests or examples.
+    """The attempt's test file as the reviewer is shown it: without the refuted tests.
 
-    Refuted tests no longer count (nodes.checks) and the summary names them. The task's
-    examples, made tests, say again what the reviewer has just read in the task, and on
-    HumanEval they were a third of a review's prompt, read at about 5 ms a token on a CPU:
-    a line names them instead.
+    They no longer count (nodes.checks), the summary names them, and their text is
+    prompt the reviewer reads at about 5 ms a token on a CPU.
     """
     tests = attempt["tests"]
     refuted = {c["name"] for c in attempt.get("checks", []) if c.get("refuted")}
@@ -140,15 +137,9 @@ def counted_tests(attempt: Attempt) -> str:
         module = ast.parse(tests)
     except UNPARSABLE:
         return tests.strip()
-    functions = [node for node in module.body if isinstance(node, ast.FunctionDef)]
-    examples = [node.name for node in functions if node.name.startswith(EXAMPLE_PREFIX)]
-    dropped = [node for node in functions if node.name in refuted or node.name in examples]
-    shown = re.sub(r"\n{4,}", "\n\n\n", _cut(tests, dropped)).strip()
-    if examples:
-        named = examples[0] if len(examples) == 1 else f"{examples[0]} to {examples[-1]}"
-        shown += (f"\n# {named}: the task's examples above ({len(examples)}), each an "
-                  f"assert of the call it shows (not repeated here)")
-    return shown
+    dropped = [node for node in module.body
+               if isinstance(node, ast.FunctionDef) and node.name in refuted]
+    return re.sub(r"\n{4,}", "\n\n\n", _cut(tests, dropped)).strip()
 
 
 def test_summary(attempt: Attempt) -> str:
