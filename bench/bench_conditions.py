@@ -37,6 +37,7 @@ from codeloop.nodes.extract import extract
 from codeloop.nodes.generate import with_task_tests
 from codeloop.nodes.review import RULE_TOKENS, VERDICT_TOKENS, parse_verdict, verdict_schema
 from codeloop.nodes.rules import _prose, _sentences
+from codeloop.nodes.write_tests import TEST_TOKENS
 from codeloop.sandbox.run import run_sandboxed
 
 CONDITION = re.compile(r"(if|when|otherwise|return \S+ if)\b", re.IGNORECASE)
@@ -114,7 +115,7 @@ def review(model: Any, prompts: Any, task: str, code: str, rules: list[str], thr
 def condition_tests(model: Any, prompts: Any, task: str, code: str, rules: list[str]) -> dict[str, str]:
     """The outcome of each test the model writes for the conditions, run in the sandbox."""
     request = prompts.test_writing(prompts.generation(task, "", None, None), code, rules)
-    reply = model.invoke(request, stop=list(prompts.stop), temperature=0.0, max_tokens=512,
+    reply = model.invoke(request, stop=list(prompts.stop), temperature=0.0, max_tokens=TEST_TOKENS,
                          enough=enough_tests(checks_allowed(len(rules))))
     tests = extract(f"```python\n{code}\n```", reply.text).tests
     report = run_sandboxed(code, tests)
