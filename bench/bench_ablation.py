@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -95,14 +96,17 @@ def compare(without: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]],
 
 def main() -> int:
     """Run the loop with one part switched off, then compare it with the given records."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     usage="%(prog)s PART --against RESULTS -- EVAL_OPTIONS")
     parser.add_argument("part", choices=["examples", "rules", "review"])
     parser.add_argument("--against", type=Path, required=True,
                         help="results.jsonl of a run with every part (the same settings)")
-    parser.add_argument("eval_args", nargs=argparse.REMAINDER,
-                        help="after --: codeloop eval's options (--out, --limit, --only ...)")
-    args = parser.parse_args()
-    forwarded = [a for a in args.eval_args if a != "--"]
+    args = parser.parse_args(argv[:split])
+    if not args.against.is_file():
+        parser.error(f"no results file at {args.against}")
+    forwarded = argv[split + 1:]  # codeloop eval's options (--out, --limit, --only ...)
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", type=Path, required=True)
     results = out.parse_known_args(forwarded)[0].out / RESULTS_FILE
