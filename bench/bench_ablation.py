@@ -15,8 +15,8 @@ should turn them off; this switches them off in this process only:
 - review: no reviewer call; an attempt that reaches review (every check passing) is
   approved, as the reviewer would with score 10 and every rule met.
 
-What follows `--` goes to `codeloop eval humaneval --mode loop` (use a new `--out`: the
-lever is not in settings.json). Then it prints, on the problems run, the loop with the
+What follows `--` goes to `codeloop eval BENCHMARK --mode loop` (`--benchmark`, default
+humaneval; use a new `--out`: the switch is not in settings.json). Then it prints, on the problems run, the loop with the
 part against the `--against` records: right, approved, approved but wrong, right but not
 approved, seconds and tokens, and the problems that changed.
 """
@@ -99,8 +99,9 @@ def main() -> int:
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     usage="%(prog)s PART --against RESULTS -- EVAL_OPTIONS")
+                                     usage="%(prog)s PART [--benchmark B] --against RESULTS -- EVAL_OPTIONS")
     parser.add_argument("part", choices=["examples", "rules", "review"])
+    parser.add_argument("--benchmark", choices=["humaneval", "prose"], default="humaneval")
     parser.add_argument("--against", type=Path, required=True,
                         help="results.jsonl of a run with every part (the same settings)")
     args = parser.parse_args(argv[:split])
@@ -111,7 +112,7 @@ def main() -> int:
     out.add_argument("--out", type=Path, required=True)
     results = out.parse_known_args(forwarded)[0].out / RESULTS_FILE
     with switched_off(args.part):
-        status = int(codeloop(["eval", "humaneval", "--mode", "loop", *forwarded]))
+        status = int(codeloop(["eval", args.benchmark, "--mode", "loop", *forwarded]))
     if status == 0:
         compare(loop_records(results), loop_records(args.against), args.part)
     return status
