@@ -82,7 +82,7 @@ def figures(records: list[dict[str, Any]]) -> str:
 def compare(without: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]],
             part: str) -> None:
     """Print both runs' figures on the problems in both, and what changed."""
-    ids = sorted(without.keys() & full.keys(), key=lambda t: int(t.split("/")[-1]))
+    ids = [t for t in full if t in without]  # in the full run's order
     print(f"{len(ids)} problems in both runs")
     print(f"  with {part}:    {figures([full[t] for t in ids])}")
     print(f"  without {part}: {figures([without[t] for t in ids])}")
