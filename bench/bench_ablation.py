@@ -16,9 +16,9 @@ should turn them off; this switches them off in this process only:
   approved, as the reviewer would with score 10 and every rule met.
 
 What follows `--` goes to `codeloop eval BENCHMARK --mode loop` (`--benchmark`, default
-humaneval; use a new `--out`: the switch is not in settings.json). Then it prints, on the problems run, the loop with the
-part against the `--against` records: right, approved, approved but wrong, right but not
-approved, seconds and tokens, and the problems that changed.
+humaneval; use a new `--out`: the switch is not in settings.json). Then it prints, on the
+problems run, the loop without the part against the `--against` records: right, approved,
+approved but wrong, right but not approved, seconds and tokens, and what changed.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def main() -> int:
     """Run the loop with one part switched off, then compare it with the given records."""
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     usage="%(prog)s PART [--benchmark B] --against RESULTS -- EVAL_OPTIONS")
+    usage = "%(prog)s PART [--benchmark B] --against RESULTS -- EVAL_OPTIONS"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], usage=usage)
     parser.add_argument("part", choices=["examples", "rules", "review"])
     parser.add_argument("--benchmark", choices=["humaneval", "prose"], default="humaneval")
     parser.add_argument("--against", type=Path, required=True,

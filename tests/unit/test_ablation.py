@@ -1,4 +1,4 @@
-"""bench/bench_ablation.py switches a part of the loop off: each switch really does, and only then."""
+"""bench/bench_ablation.py switches one part of the loop off: each switch does, and only inside."""
 
 from __future__ import annotations
 
