@@ -24,7 +24,6 @@ approved but wrong, right but not approved, seconds and tokens, and what changed
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,7 +32,8 @@ from typing import Any
 from unittest import mock
 
 from codeloop.cli import main as codeloop
-from codeloop.evals.harness import RESULTS_FILE
+from codeloop.evals.harness import RESULTS_FILE, ResultsLog
+from codeloop.evals.summary import summarize
 from codeloop.nodes.review import Verdict
 from codeloop.state import Attempt
 
@@ -60,23 +60,18 @@ def _approve(ctx: Any, task: str, attempt: Attempt, rules: list[str],
     return Verdict.model_validate({"rules": met, "score": 10, "approved": True}), None
 
 
-def loop_records(path: Path) -> dict[str, dict[str, Any]]:
-    """The loop's records of a results file, by task id."""
-    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return {r["task_id"]: r for r in rows if r["mode"] == "loop"}
+def loop_records(results: Path) -> dict[str, dict[str, Any]]:
+    """The loop's records of a results.jsonl, by task id, read as the harness reads them."""
+    return {r["task_id"]: r for r in ResultsLog(results.parent).read() if r["mode"] == "loop"}
 
 
 def figures(records: list[dict[str, Any]]) -> str:
     """Right, approved (wrong), right not approved, seconds and tokens a problem."""
-    count = len(records) or 1
-    right = sum(r["passed"] for r in records)
-    approved = [r for r in records if r["status"] == "approved"]
-    wrong = sum(not r["passed"] for r in approved)
-    unapproved = sum(r["passed"] and r["status"] != "approved" for r in records)
-    seconds = sum(r["seconds"] for r in records) / count
-    tokens = sum(r["tokens"]["prompt"] + r["tokens"]["completion"] for r in records) / count
-    return (f"right {right}, approved {len(approved)} ({wrong} wrong), right not approved "
-            f"{unapproved}, {seconds:.1f} s, {tokens:.0f} tokens")
+    loop = summarize(records, "loop")
+    approved = sum(r["status"] == "approved" for r in records)
+    return (f"right {loop.passed}, approved {approved} ({loop.approved_but_wrong} wrong), right "
+            f"not approved {loop.rejected_but_right}, {loop.mean_seconds:.1f} s, "
+            f"{loop.mean_tokens:.0f} tokens")
 
 
 def compare(without: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]],
@@ -105,8 +100,8 @@ def main() -> int:
     parser.add_argument("--against", type=Path, required=True,
                         help="results.jsonl of a run with every part (the same settings)")
     args = parser.parse_args(argv[:split])
-    if not args.against.is_file():
-        parser.error(f"no results file at {args.against}")
+    if args.against.name != RESULTS_FILE or not args.against.is_file():
+        parser.error(f"no {RESULTS_FILE} at {args.against}")
     forwarded = argv[split + 1:]  # codeloop eval's options (--out, --limit, --only ...)
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", type=Path, required=True)
