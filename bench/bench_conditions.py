@@ -108,8 +108,7 @@ def review(model: Any, prompts: Any, task: str, code: str, rules: list[str], thr
                          temperature=0.0, max_tokens=VERDICT_TOKENS + RULE_TOKENS * len(rules),
                          json_schema=verdict_schema(len(rules)))
     verdict, _ = parse_verdict(reply.text)
-    return bool(verdict and verdict.approved and verdict.score >= threshold
-                and not verdict.unmet(len(rules)))
+    return bool(verdict and verdict.approves(threshold, len(rules)))
 
 
 def condition_tests(model: Any, prompts: Any, task: str, code: str, rules: list[str]) -> dict[str, str]:

@@ -55,7 +55,7 @@ def main() -> None:
                                  max_tokens=400, json_schema=verdict_schema(0))
             seconds = time.perf_counter() - started
             verdict, _ = parse_verdict(reply.text)
-            approved = bool(verdict and verdict.approved and verdict.score >= threshold)
+            approved = bool(verdict and verdict.approves(threshold, 0))
             rows[(kept, trimmed)].append((seconds, reply.usage_metadata["input_tokens"], approved))
     chat.without_copied_docstrings = trim
     base = statistics.mean(s for s, _, _ in rows[(False, False)])

@@ -54,6 +54,10 @@ class Verdict(BaseModel):
     score: int = Field(ge=0, le=10)
     approved: bool
 
+    def approves(self, threshold: int, rules: int) -> bool:
+        """Approved, scored at `threshold` or above, and each of the `rules` answered met."""
+        return self.approved and self.score >= threshold and not self.unmet(rules)
+
     def unmet(self, count: int) -> list[int]:
         """The numbers of the `count` rules the reviewer did not answer as met.
 
@@ -100,10 +104,7 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     ready = could_pass and not missing
     if ready:
         verdict, problem = _ask_reviewer(ctx, state["task"], attempt, rules, tokens)
-    approved = bool(
-        verdict and ready and verdict.approved and verdict.score >= ctx.review_threshold
-        and not verdict.unmet(len(rules))
-    )
+    approved = bool(verdict and ready and verdict.approves(ctx.review_threshold, len(rules)))
     seconds = {**attempt["seconds"], "review": round(time.monotonic() - started, 3)}
     done: Attempt = {
         **attempt,
