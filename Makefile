@@ -15,7 +15,7 @@ TASK ?=
 PYTEST_ARGS ?=
 LLAMA_BUILD := $(PY) -m codeloop.models.llama_build
 
-.PHONY: run test lint llama llama-rebuild bench clean
+.PHONY: run test lint llama llama-rebuild clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -18,7 +18,9 @@ from codeloop.runs.store import DB_ENV, RunRecord, Store
 def add_run_options(parser: argparse.ArgumentParser, out: str = "results") -> None:
     """Options shared by every command that runs the loop."""
     parser.add_argument(
-        "--model", help="generator's model spec: local, local:PATH.gguf, tgi:URL, PROVIDER:MODEL"
+        "--model",
+        help="generator's model spec: local, local:PATH.gguf, tgi:URL, PROVIDER:MODEL, "
+        "scripted:PATH.json (default: $CODELOOP_MODEL, else local)",
     )
     parser.add_argument(
         "--reviewer-model", metavar="SPEC", help="reviewer's model spec (default: the --model)"

@@ -10,7 +10,8 @@ for again, the run ends there: graph.route), and the reviewer must answer per ru
 or not met; one rule not met blocks approval.
 
 The rules are the task's own sentences, split here without a model call: a model asked
-to list requirements can drop or invent one, and a split cannot. Example lines (`>>>`
+to list requirements can reword or invent one, and a split cannot. Only the first
+MAX_RULES become rules, so the prompts stay within what a small model follows. Example lines (`>>>`
 and their outputs) are left out: nodes.examples turns them into checks of their own.
 """
 
