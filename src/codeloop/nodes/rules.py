@@ -11,8 +11,9 @@ or not met; one rule not met blocks approval.
 
 The rules are the task's own sentences, split here without a model call: a model asked
 to list requirements can reword or invent one, and a split cannot. Only the first
-MAX_RULES become rules, so the prompts stay within what a small model follows. Example lines (`>>>`
-and their outputs) are left out: nodes.examples turns them into checks of their own.
+MAX_RULES become rules: each needs a test of its own within one reply of the model.
+Example lines (`>>>` and their outputs) are left out: nodes.examples turns them into
+checks of their own.
 """
 
 from __future__ import annotations
