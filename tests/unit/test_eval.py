@@ -12,6 +12,7 @@ from codeloop.cli import main
 from codeloop.evals import harness
 from codeloop.evals.harness import ResultsLog, evaluate, pending
 from codeloop.evals.humaneval import load_problems, score
+from codeloop.evals.summary import loop_time
 from codeloop.models import register_model
 from codeloop.models.scripted import ScriptedChatModel
 from tests.helpers import ScriptedContext, reply_with_code, reply_with_tests, reply_with_verdict
@@ -137,6 +138,7 @@ def test_command_resumes_without_redoing_finished_problems(
     summary = (tmp_path / "summary.md").read_text()
     assert "| single | 1 | 100.0% (1) |" in summary and "| loop | 1 | 100.0% (1) |" in summary
     assert "+0.0 points" in summary
+    assert "Loop's seconds per problem, over 1 problems (0 had later attempts): first attempt" in summary
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -198,3 +200,20 @@ def test_the_peers_retry_on_what_each_is_shown() -> None:
     assert record["iterations"] == 2 and record["passed"] is True
     assert "truncate_number(3.5)" in "\n".join(m.text for m in model.prompts[1])
     assert len(model.prompts) == 2  # it stops once the examples pass
+
+
+def test_summary_says_where_the_loops_seconds_go() -> None:
+    def loop(seconds: float, *attempts: dict[str, float]) -> dict:
+        return {"mode": "loop", "seconds": seconds, "attempts": [{"seconds": a} for a in attempts]}
+
+    records = [
+        {"mode": "single", "seconds": 3.0},
+        loop(10.0, {"generate": 4.0, "review": 2.0, "execute": 1.0}),
+        loop(20.0, {"generate": 4.0, "execute": 1.0}, {"generate": 8.0, "execute": 1.0, "tests": 2.0}),
+    ]
+    assert loop_time(records) == (
+        "Loop's seconds per problem, over 2 problems (1 had later attempts): "
+        "first attempt 6.0 (generate 4.0, execute 1.0, review 1.0); "
+        "later attempts 5.5 (generate 4.0, execute 0.5, tests 1.0); outside the attempts 3.5."
+    )
+    assert loop_time(records[:1]) is None  # no loop records: no line

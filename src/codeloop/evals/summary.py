@@ -67,8 +67,47 @@ def paired_difference(
     return len(both), 100.0 * (loop - theirs) / len(both)
 
 
+def loop_time(records: list[dict[str, Any]]) -> str | None:
+    """Where the loop's seconds go, per problem: its first attempt against the later ones.
+
+    The first attempt is the request a single call makes, plus the checks, the tests and
+    the review; the later attempts are what the loop pays for answers a single call
+    misses. Comparing them with a peer's seconds shows which part a time goal rules out.
+    """
+    rows = [r for r in records if r["mode"] == "loop" and r.get("attempts")]
+    if not rows:
+        return None
+    parts: dict[str, dict[str, float]] = {"first attempt": {}, "later attempts": {}}
+    for row in rows:
+        for index, attempt in enumerate(row["attempts"]):
+            part = parts["later attempts" if index else "first attempt"]
+            for stage, seconds in attempt.get("seconds", {}).items():
+                part[stage] = part.get(stage, 0.0) + seconds
+    count = len(rows)
+    shown = [
+        f"{name} {sum(part.values()) / count:.1f} ("
+        + ", ".join(f"{stage} {part[stage] / count:.1f}" for stage in sorted(part, key=_in_order))
+        + ")"
+        for name, part in parts.items()
+    ]
+    staged = sum(sum(part.values()) for part in parts.values())
+    rest = (sum(r["seconds"] for r in rows) - staged) / count
+    retried = sum(len(r["attempts"]) > 1 for r in rows)
+    return (f"Loop's seconds per problem, over {count} problems ({retried} had later attempts): "
+            f"{'; '.join(shown)}; outside the attempts {rest:.1f}.")
+
+
+def _in_order(stage: str) -> int:
+    """The graph's order; a stage this code does not know goes last."""
+    order = ("generate", "execute", "tests", "review")
+    return order.index(stage) if stage in order else len(order)
+
+
 def markdown(
-    summaries: list[ModeSummary], differences: dict[str, tuple[int, float]], title: str
+    summaries: list[ModeSummary],
+    differences: dict[str, tuple[int, float]],
+    title: str,
+    time_split: str | None = None,
 ) -> str:
     """The summary table as markdown."""
     single = next((s for s in summaries if s.mode == "single" and s.problems), None)
@@ -93,6 +132,8 @@ def markdown(
             "",
             f"Loop minus {other} on the {count} problems run in both modes: {points:+.1f} points.",
         ]
+    if time_split:
+        lines += ["", time_split]
     return "\n".join(lines) + "\n"
 
 
@@ -134,7 +175,7 @@ def write_summary(
     others: tuple[str, ...] = ("single", "exec", "examples")
     differences = {other: difference for other in others
                    if other in modes and (difference := paired_difference(records, other))}
-    text = markdown(summaries, differences, title)
+    text = markdown(summaries, differences, title, loop_time(records) if "loop" in modes else None)
     write_atomic(folder / "summary.md", text)
     chart(summaries, folder / "chart.png")
     return text
