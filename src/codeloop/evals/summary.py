@@ -89,6 +89,7 @@ def loop_time(records: list[dict[str, Any]]) -> str | None:
         + ", ".join(f"{stage} {part[stage] / count:.1f}" for stage in sorted(part, key=_in_order))
         + ")"
         for name, part in parts.items()
+        if part
     ]
     staged = sum(sum(part.values()) for part in parts.values())
     rest = (sum(r["seconds"] for r in rows) - staged) / count
