@@ -16,15 +16,16 @@ cut that catches the surest wrong one would reject as well.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from llama_cpp import Llama
 
+from codeloop.evals.harness import RESULTS_FILE, ResultsLog
 from codeloop.evals.humaneval import load_problems
 from codeloop.evals.prose import load_prose
 from codeloop.models import load_model
@@ -40,14 +41,13 @@ MEASURES: dict[str, Callable[[np.ndarray], float]] = {  # each: lower is less su
 }
 
 
-def approved(paths: list[str]) -> list[dict[str, object]]:
-    """The approved loop records of the given results files."""
-    rows = [json.loads(line) for path in paths
-            for line in Path(path).read_text().splitlines() if line.strip()]
+def approved(paths: list[str]) -> list[dict[str, Any]]:
+    """The approved loop records of the given results files, read as the harness reads them."""
+    rows = [r for path in paths for r in ResultsLog(Path(path).parent).read()]
     return [r for r in rows if r["mode"] == "loop" and r["status"] == "approved"]
 
 
-def code_logprobs(records: list[dict[str, object]]) -> list[np.ndarray]:
+def code_logprobs(records: list[dict[str, Any]]) -> list[np.ndarray]:
     """Per record, each code token's log-probability after the loop's first request."""
     tasks = {p.task_id: p.prompt for p in (*load_problems(0, 164), *load_prose())}
     model = load_model("local")
@@ -74,6 +74,9 @@ def code_logprobs(records: list[dict[str, object]]) -> list[np.ndarray]:
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: bench_confidence.py RESULTS.jsonl [RESULTS.jsonl ...]")
+    for path in sys.argv[1:]:
+        if Path(path).name != RESULTS_FILE or not Path(path).is_file():
+            sys.exit(f"{path}: not a {RESULTS_FILE} of codeloop eval")
     records = approved(sys.argv[1:])
     logprobs = code_logprobs(records)
     wrong = sum(not r["passed"] for r in records)
